@@ -1,0 +1,22 @@
+"""imgbench: an image-classification workbench.
+
+The same networks written from scratch in NumPy, in PyTorch and in
+Keras/TensorFlow, trained on the same data and batches, compared honestly.
+
+Public API (stable names; the CLI is a thin layer over these):
+
+- :func:`load_dataset` -- MNIST, Fashion-MNIST, CIFAR-10, digits, ``folder:PATH``, ``csv:PATH``
+- :class:`Dataset` -- uint8 NCHW images, int64 labels, class names
+- :func:`describe` -- per-split counts and pixel statistics of a dataset
+- :class:`BatchIterator`, :class:`Normalizer`, :class:`Augmenter`, :func:`train_val_split`
+- :class:`ImgbenchError` -- base of every error caused by bad input
+"""
+
+from .data import (Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,
+                   train_val_split)
+from .errors import ImgbenchError
+
+__version__ = "0.1.0"
+
+__all__ = ["Augmenter", "BatchIterator", "Dataset", "ImgbenchError", "Normalizer", "__version__",
+           "describe", "load_dataset", "train_val_split"]

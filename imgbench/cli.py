@@ -1,0 +1,155 @@
+"""The ``imgbench`` command line: parses arguments and calls the library.
+
+Errors caused by input (:class:`~imgbench.errors.ImgbenchError`, missing or
+unreadable files) are printed as one ``imgbench: error: ...`` message on
+stderr with exit code 1 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _add_data_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH")
+    p.add_argument("--root", metavar="DIR", help="directory searched first for <DIR>/<name>/")
+    p.add_argument("--offline", action="store_true", help="never download; fail with the list of searched places")
+    p.add_argument("--image-size", type=int, metavar="N", help="resize folder images to NxN")
+    p.add_argument("--strict", action="store_true", help="unreadable files in an image folder are an error")
+
+
+def cmd_data_list(args) -> int:
+    from .data.catalog import CATALOG
+    from .data.locate import find_dataset
+
+    rows = []
+    for info in CATALOG.values():
+        if info.name == "digits":
+            where = "embedded (scikit-learn)"
+        else:
+            folder = find_dataset(info, args.root)
+            where = str(folder) if folder else f"not found (imgbench data download {info.name})"
+        rows.append({"name": info.name, "image_shape": list(info.image_shape),
+                     "num_classes": len(info.class_names), "available": where, "title": info.title})
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'name':<14} {'image':<8} {'classes':>7}  available")
+    for r in rows:
+        shape = "x".join(map(str, r["image_shape"]))
+        print(f"{r['name']:<14} {shape:<8} {r['num_classes']:>7}  {r['available']}")
+    print("\nAlso: folder:PATH (PATH/train/<class>/*, PATH/test/<class>/* or PATH/<class>/*) "
+          "and csv:PATH (Kaggle layout: label,pixel0,...)")
+    return 0
+
+
+def _load(args):
+    from .data import load_dataset
+
+    return load_dataset(args.name, args.root, image_size=args.image_size, strict=args.strict,
+                        offline=args.offline)
+
+
+def cmd_data_info(args) -> int:
+    from .data.summary import describe, format_text
+
+    d = describe(_load(args))
+    _print_json(d) if args.json else print(format_text(d))
+    return 0
+
+
+def cmd_data_verify(args) -> int:
+    from .data.verify import verify_dataset
+
+    checks = verify_dataset(args.name, args.root, offline=args.offline)
+    for what, ok, detail in checks:
+        print(f"{'OK  ' if ok else 'FAIL'} {what}: {detail}")
+    failed = sum(not ok for _, ok, _ in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_data_download(args) -> int:
+    from .data.catalog import CATALOG
+    from .data.download import download_dataset
+    from .data.load import resolve_name
+    from .data.locate import download_root
+    from .errors import ImgbenchError
+
+    name = resolve_name(args.name)
+    info = CATALOG.get(name)
+    if info is None or not info.mirrors:
+        raise ImgbenchError(f"'{args.name}' is not downloadable: named datasets with mirrors are "
+                            + ", ".join(n for n, i in CATALOG.items() if i.mirrors))
+    folder = download_dataset(info, download_root(args.root))
+    print(f"{info.name}: files in {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imgbench",
+        description="Image-classification workbench: NumPy vs PyTorch vs Keras, FCNN vs CNN.")
+    parser.add_argument("--version", action="version", version=f"imgbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = sub.add_parser("data", help="list, inspect, verify and download datasets",
+                          description="Datasets: list, info, verify, download.")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    p = dsub.add_parser("list", help="named datasets and where they are available locally")
+    p.add_argument("--root", metavar="DIR", help="directory searched first")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_data_list)
+
+    p = dsub.add_parser("info", help="split sizes, image shape, classes, per-class counts, pixel stats")
+    _add_data_source_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_data_info)
+
+    p = dsub.add_parser("verify", help="check files against published checksums and decode them")
+    _add_data_source_args(p)
+    p.set_defaults(func=cmd_data_verify)
+
+    p = dsub.add_parser("download", help="download a named dataset (checksummed, from mirrors)")
+    p.add_argument("name", help="mnist, fashion-mnist or cifar10")
+    p.add_argument("--root", metavar="DIR", help="download into DIR/<name>/ (default: the user cache)")
+    p.set_defaults(func=cmd_data_download)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"imgbench: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``imgbench`` console script."""
+    from .errors import ImgbenchError
+
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args)
+    except ImgbenchError as exc:
+        print(f"imgbench: error: {exc}", file=sys.stderr)
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"imgbench: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("imgbench: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

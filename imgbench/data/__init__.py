@@ -1,0 +1,21 @@
+"""Datasets as uint8 NCHW arrays, shared by every engine.
+
+Reading (IDX, CIFAR-10 pickles and binaries, Kaggle CSV, image folders),
+locating, downloading and caching, plus the helpers every engine uses so that
+all of them see the same data: stratified splits, train-only normalisation,
+augmentation and a seeded batch iterator.
+"""
+
+from .augment import Augmenter, random_affine, random_crop, random_flip
+from .batching import BatchIterator, epoch_order
+from .catalog import CATALOG, DatasetInfo
+from .dataset import Dataset
+from .load import load_dataset, resolve_name
+from .splits import Normalizer, channel_stats, stratified_split, train_val_split
+from .summary import describe
+
+__all__ = [
+    "Augmenter", "BatchIterator", "CATALOG", "Dataset", "DatasetInfo", "Normalizer", "channel_stats",
+    "describe", "epoch_order", "load_dataset", "random_affine", "random_crop", "random_flip",
+    "resolve_name", "stratified_split", "train_val_split",
+]
