@@ -39,12 +39,21 @@ _ALLOWED_GLOBALS = {
 }
 
 
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """Python 3 pickles ``bytes`` at protocol 2 as ``_codecs.encode(str, 'latin1')``."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds NumPy arrays and builtin containers."""
 
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed")
 
 

@@ -140,11 +140,9 @@ def read_image_folder(
 
     decoded = decode_images(files, image_size)
     bad = [f for f, a in zip(files, decoded) if a is None]
-    if bad:
-        listing = ", ".join(str(b) for b in bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
-        if strict:
-            raise DataFormatError(f"{len(bad)} file(s) are not readable images (strict mode): {listing}")
-        warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=2)
+    listing = ", ".join(str(b) for b in bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
+    if bad and strict:
+        raise DataFormatError(f"{len(bad)} file(s) are not readable images (strict mode): {listing}")
     labels = np.asarray(l_tr + l_te, dtype=np.int64)
     is_test = np.zeros(len(files), dtype=bool)
     is_test[len(f_tr):] = True
@@ -155,6 +153,8 @@ def read_image_folder(
                 raise DataFormatError(
                     f"{root}: class '{name}' has no readable image in the {split} split"
                 )
+    if bad:
+        warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=3)
     good = [a for a in decoded if a is not None]
     good_files = [f for f, a in zip(files, decoded) if a is not None]
     rgb = any(a.ndim == 3 for a in good)
