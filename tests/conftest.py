@@ -38,6 +38,8 @@ def fresh_cache(monkeypatch, tmp_path) -> Path:
 def shared_datasets() -> Path:
     """``../shared/datasets``; tests that need real data are skipped without it."""
     if not (SHARED_DATASETS / "mnist").is_dir():
+        if os.environ.get("IMGBENCH_REQUIRE_SHARED"):
+            pytest.fail(f"real datasets not found at {SHARED_DATASETS} (IMGBENCH_REQUIRE_SHARED is set)")
         pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
     return SHARED_DATASETS
 
