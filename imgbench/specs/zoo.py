@@ -1,0 +1,157 @@
+"""The model zoo: named architectures, built for a given input shape.
+
+Each entry is a function ``(input_shape, num_classes) -> spec``.  The
+parameter-matched pairs (``ann-128k`` / ``cnn-125k``, ``ann-256k`` /
+``cnn-250k``) solve for the width of their hidden dense layer so the total
+lands within 3% of the named count on whatever input they are given.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from .spec import SpecError, load_spec_file, param_count, resolve
+
+
+def _dense(units, init="he_uniform"):
+    return {"type": "dense", "units": units, "init": init}
+
+
+def _logits():
+    # Glorot for the classifier: its output feeds softmax, not a ReLU.
+    return {"type": "dense", "units": "num_classes", "init": "glorot_uniform"}
+
+
+def _conv(filters, k, **kw):
+    return {"type": "conv2d", "filters": filters, "kernel_size": k, **kw}
+
+
+RELU = {"type": "relu"}
+FLAT = {"type": "flatten"}
+
+
+def mlp(input_shape, num_classes):
+    """784-256-128-10 style fully-connected network (hidden widths fixed, input adapts)."""
+    return [FLAT, _dense(256), RELU, _dense(128), RELU, _logits()]
+
+
+def mlp_small(input_shape, num_classes):
+    """One hidden layer of 128 units."""
+    return [FLAT, _dense(128), RELU, _logits()]
+
+
+def cnn_small(input_shape, num_classes):
+    """conv 16@5x5, max-pool 2, conv 32@5x5, max-pool 2, dense 64, dense 10 (46,730 parameters on MNIST)."""
+    return [_conv(16, 5), RELU, {"type": "maxpool2d", "size": 2}, _conv(32, 5), RELU,
+            {"type": "maxpool2d", "size": 2}, FLAT, _dense(64), RELU, _logits()]
+
+
+def lenet5(input_shape, num_classes):
+    """LeNet-5 (LeCun et al. 1998) with tanh and average pooling; 28x28 inputs are padded to 32x32."""
+    pad = 2 if input_shape[1] == 28 else 0
+    tanh = {"type": "tanh"}
+    return [_conv(6, 5, padding=pad, init="glorot_uniform"), tanh, {"type": "avgpool2d", "size": 2},
+            _conv(16, 5, init="glorot_uniform"), tanh, {"type": "avgpool2d", "size": 2}, FLAT,
+            _dense(120, "glorot_uniform"), tanh, _dense(84, "glorot_uniform"), tanh, _logits()]
+
+
+def keras_convnet(input_shape, num_classes):
+    """The Keras 'simple MNIST convnet' example: conv 32, pool, conv 64, pool, dropout 0.5, dense."""
+    return [_conv(32, 3), RELU, {"type": "maxpool2d", "size": 2}, _conv(64, 3), RELU,
+            {"type": "maxpool2d", "size": 2}, FLAT, {"type": "dropout", "rate": 0.5}, _logits()]
+
+
+def _ann(width):
+    return [FLAT, _dense(width), RELU, _dense(width), RELU, _logits()]
+
+
+def _cnn(width):
+    return [_conv(32, 3), RELU, {"type": "maxpool2d", "size": 2}, _conv(64, 3), RELU,
+            {"type": "maxpool2d", "size": 2}, FLAT, _dense(width), RELU, _logits()]
+
+
+def _matched(family: Callable[[int], list], target: int, name: str):
+    """Pick the hidden width whose parameter count is closest to ``target`` (within 3%)."""
+
+    def build(input_shape, num_classes):
+        best = None
+        for width in range(1, 2049):
+            spec = {"input_shape": input_shape, "num_classes": num_classes, "layers": family(width)}
+            n = param_count(spec)
+            if best is None or abs(n - target) < abs(best[0] - target):
+                best = (n, width)
+            if n > target:
+                break
+        n, width = best
+        if abs(n - target) > 0.03 * target:
+            raise SpecError(f"{name}: no width gives {target} parameters (+-3%) on input {input_shape}; "
+                            f"closest is {n} at width {width}")
+        return family(width)
+
+    build.__doc__ = f"{'Fully-connected' if 'ann' in name else 'Convolutional'} network with about {target:,} parameters."
+    return build
+
+
+def _vgg_block(filters):
+    return [_conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU,
+            _conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU,
+            {"type": "maxpool2d", "size": 2}]
+
+
+def vgg_small(input_shape, num_classes):
+    """VGG-style: three blocks of two 3x3 conv + BatchNorm + ReLU (32, 64, 128 filters), dropout, dense."""
+    return [*_vgg_block(32), *_vgg_block(64), *_vgg_block(128), FLAT, {"type": "dropout", "rate": 0.3},
+            _logits()]
+
+
+def _basic_block(filters, stride, in_filters):
+    main = [_conv(filters, 3, stride=stride, padding="same" if stride == 1 else 1, bias=False),
+            {"type": "batchnorm"}, RELU, _conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}]
+    shortcut = []
+    if stride != 1 or filters != in_filters:
+        shortcut = [_conv(filters, 1, stride=stride, bias=False), {"type": "batchnorm"}]
+    return [{"type": "residual", "layers": main, "shortcut": shortcut}, RELU]
+
+
+def resnet_small(input_shape, num_classes):
+    """ResNet-14 for 32x32 images: 3 stages (16, 32, 64 filters) of two basic blocks, global average pool."""
+    layers = [_conv(16, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU]
+    in_f = 16
+    for filters, stride in ((16, 1), (32, 2), (64, 2)):
+        layers += _basic_block(filters, stride, in_f) + _basic_block(filters, 1, filters)
+        in_f = filters
+    return layers + [{"type": "globalavgpool2d"}, _logits()]
+
+
+ZOO: dict[str, Callable] = {
+    "mlp": mlp,
+    "mlp-small": mlp_small,
+    "cnn-small": cnn_small,
+    "lenet5": lenet5,
+    "keras-convnet": keras_convnet,
+    "ann-128k": _matched(_ann, 128_000, "ann-128k"),
+    "cnn-125k": _matched(_cnn, 125_000, "cnn-125k"),
+    "ann-256k": _matched(_ann, 256_000, "ann-256k"),
+    "cnn-250k": _matched(_cnn, 250_000, "cnn-250k"),
+    "vgg-small": vgg_small,
+    "resnet-small": resnet_small,
+}
+
+
+def build_spec(model: str, input_shape, num_classes: int) -> dict:
+    """Resolved spec for a zoo name or a path to a YAML/JSON spec file."""
+    input_shape = [int(d) for d in input_shape]
+    if model in ZOO:
+        spec = {"name": model, "input_shape": input_shape, "num_classes": num_classes,
+                "layers": ZOO[model](input_shape, num_classes)}
+    elif os.path.exists(model) or model.endswith((".yaml", ".yml", ".json")):
+        spec = load_spec_file(model)
+        spec.setdefault("name", os.path.splitext(os.path.basename(model))[0])
+        spec.setdefault("input_shape", input_shape)
+        spec.setdefault("num_classes", num_classes)
+        if [int(d) for d in spec["input_shape"]] != input_shape:
+            raise SpecError(f"{model}: spec expects input {spec['input_shape']} but the data is {input_shape}")
+    else:
+        raise SpecError(f"unknown model '{model}': expected one of {', '.join(ZOO)} or a spec file path")
+    return resolve(spec)
