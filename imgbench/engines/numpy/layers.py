@@ -1,0 +1,191 @@
+"""Layer contract and the elementwise / reshaping layers.
+
+Every layer has ``params`` and ``grads`` dicts of arrays with the same keys,
+``forward(x, *, training)`` that caches what backward needs, and
+``backward(dy) -> dx`` that *adds* parameter gradients into ``grads`` (so
+gradients accumulate until ``zero_grad``) and returns the gradient with
+respect to the input.  Buffers that are state but not trained (BatchNorm's
+running statistics) live in ``buffers``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .init import initialise
+
+
+class Layer:
+    """Base class: a layer with no parameters."""
+
+    def __init__(self, name: str = ""):
+        self.name = name
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        self.cache = None
+        self.needs_input_grad = True  # the model's first layer skips computing dx
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Reset accumulated gradients to zero."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def astype(self, dtype) -> "Layer":
+        """Cast parameters, gradients and buffers (float64 for gradient checks)."""
+        for d in (self.params, self.grads, self.buffers):
+            for k in d:
+                d[k] = d[k].astype(dtype)
+        return self
+
+    def _add_param(self, key: str, value: np.ndarray) -> None:
+        self.params[key] = value
+        self.grads[key] = np.zeros_like(value)
+
+
+class Dense(Layer):
+    """Fully-connected layer.
+
+    Forward:  ``y = x W^T + b`` with ``W`` of shape (units, in) as in PyTorch.
+    Backward: ``dW += dy^T x``, ``db += sum_n dy``, ``dx = dy W``.
+    """
+
+    def __init__(self, in_features: int, units: int, *, bias: bool = True, init: str = "he_uniform",
+                 rng: np.random.Generator | None = None, name: str = ""):
+        super().__init__(name)
+        rng = rng or np.random.default_rng(0)
+        self._add_param("weight", initialise(init, (units, in_features), rng))
+        if bias:
+            self._add_param("bias", np.zeros(units, np.float32))
+
+    def forward(self, x, *, training=False):
+        self.cache = x
+        y = x @ self.params["weight"].T
+        if "bias" in self.params:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dy):
+        x = self.cache
+        self.grads["weight"] += dy.T @ x
+        if "bias" in self.params:
+            self.grads["bias"] += dy.sum(axis=0)
+        return dy @ self.params["weight"] if self.needs_input_grad else None
+
+
+class Flatten(Layer):
+    """Reshape (N, C, H, W) to (N, C*H*W) in C order, as torch.flatten(x, 1)."""
+
+    def forward(self, x, *, training=False):
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.cache)
+
+
+class Dropout(Layer):
+    """Inverted dropout.
+
+    Training: ``mask = (u >= rate) / (1 - rate)`` with ``u ~ U[0, 1)``, ``y = x * mask``;
+    backward: ``dx = dy * mask`` (the same mask).  Evaluation: ``y = x``.
+    """
+
+    def __init__(self, rate: float = 0.5, rng: np.random.Generator | None = None, name: str = ""):
+        super().__init__(name)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+        self.rng = rng or np.random.default_rng(0)
+
+    def forward(self, x, *, training=False):
+        if not training or self.rate == 0.0:
+            self.cache = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        self.cache = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
+        return x * self.cache
+
+    def backward(self, dy):
+        return dy if self.cache is None else dy * self.cache
+
+
+class ReLU(Layer):
+    """``y = max(x, 0)``; ``dx = dy * [x > 0]``."""
+
+    def forward(self, x, *, training=False):
+        y = np.maximum(x, 0)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        return dy * (self.cache > 0)
+
+
+class LeakyReLU(Layer):
+    """``y = x if x > 0 else a x``; ``dx = dy * (1 if x > 0 else a)``."""
+
+    def __init__(self, negative_slope: float = 0.01, name: str = ""):
+        super().__init__(name)
+        self.a = negative_slope
+
+    def forward(self, x, *, training=False):
+        self.cache = x > 0
+        return np.where(self.cache, x, x * x.dtype.type(self.a))
+
+    def backward(self, dy):
+        return np.where(self.cache, dy, dy * dy.dtype.type(self.a))
+
+
+class Sigmoid(Layer):
+    """``y = 1 / (1 + e^-x)``, computed as ``(1 + tanh(x/2)) / 2`` (no overflow); ``dx = dy y (1 - y)``."""
+
+    def forward(self, x, *, training=False):
+        y = 0.5 * (1.0 + np.tanh(0.5 * x))
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        y = self.cache
+        return dy * y * (1.0 - y)
+
+
+class Tanh(Layer):
+    """``y = tanh(x)``; ``dx = dy (1 - y^2)``."""
+
+    def forward(self, x, *, training=False):
+        y = np.tanh(x)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        return dy * (1.0 - self.cache**2)
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (the maximum is subtracted first)."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+class Softmax(Layer):
+    """``y_i = e^{x_i} / sum_j e^{x_j}``; ``dx = y * (dy - sum_j dy_j y_j)``.
+
+    As a last layer it turns logits into probabilities; for training use the
+    fused :class:`~imgbench.engines.numpy.losses.SoftmaxCrossEntropy` on logits.
+    """
+
+    def forward(self, x, *, training=False):
+        y = softmax(x, axis=1)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        y = self.cache
+        return y * (dy - (dy * y).sum(axis=1, keepdims=True))

@@ -1,0 +1,44 @@
+"""Softmax cross-entropy on logits, with label smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``z - logsumexp(z)`` along axis 1, computed stably (max subtracted first)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class SoftmaxCrossEntropy:
+    """Fused softmax + cross-entropy, averaged over the batch.
+
+    With K classes and smoothing ``eps`` the target distribution is
+    ``q = (1 - eps) onehot(y) + eps / K`` (PyTorch's definition), and
+    ``L = -(1/N) sum_n sum_k q_nk log softmax(z_n)_k``.  Its gradient with
+    respect to the logits is ``dL/dz = (softmax(z) - q) / N``.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.eps = label_smoothing
+        self.cache = None
+
+    def _targets(self, y: np.ndarray, k: int, dtype) -> np.ndarray:
+        q = np.full((len(y), k), self.eps / k, dtype=dtype)
+        q[np.arange(len(y)), y] += 1.0 - self.eps
+        return q
+
+    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss; caches what :meth:`backward` needs."""
+        logp = log_softmax(logits)
+        q = self._targets(y, logits.shape[1], logits.dtype)
+        self.cache = (logp, q)
+        return float(-(q * logp).sum() / len(y))
+
+    def backward(self) -> np.ndarray:
+        """Gradient of the mean loss with respect to the logits."""
+        logp, q = self.cache
+        return (np.exp(logp) - q) / len(q)

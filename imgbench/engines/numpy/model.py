@@ -1,0 +1,203 @@
+"""A NumPy network built from a resolved spec."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ImgbenchError
+from ...fileio import atomic_write
+from ...specs import resolve
+from ...specs.spec import padding_amount
+from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
+from .layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .norm import BatchNorm
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward runs them in reverse."""
+
+    def __init__(self, layers: list[Layer], name: str = ""):
+        super().__init__(name)
+        self.layers = layers
+
+    def forward(self, x, *, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def named_layers(self, prefix: str = ""):
+        """Every leaf layer with its dotted name."""
+        for layer in self.layers:
+            if isinstance(layer, (Sequential, Residual)):
+                yield from layer.named_layers()
+            else:
+                yield layer.name, layer
+
+    def zero_grad(self):
+        for _, layer in self.named_layers():
+            layer.zero_grad()
+
+    def astype(self, dtype):
+        for _, layer in self.named_layers():
+            layer.astype(dtype)
+        return self
+
+
+class Residual(Sequential):
+    """``y = main(x) + shortcut(x)``; the shortcut is the identity when it has no layers.
+
+    Backward: ``dx = main.backward(dy) + shortcut.backward(dy)``.
+    """
+
+    def __init__(self, main: list[Layer], shortcut: list[Layer], name: str = ""):
+        super().__init__(main, name)
+        self.shortcut = Sequential(shortcut, name + ".sc")
+
+    def forward(self, x, *, training=False):
+        return super().forward(x, training=training) + self.shortcut.forward(x, training=training)
+
+    def backward(self, dy):
+        return super().backward(dy) + self.shortcut.backward(dy)
+
+    def named_layers(self, prefix: str = ""):
+        yield from super().named_layers()
+        yield from self.shortcut.named_layers()
+
+
+def _build(layers: list[dict], in_shape: tuple, rng: np.random.Generator) -> list[Layer]:
+    out: list[Layer] = []
+    shape = in_shape
+    for spec in layers:
+        kind, name = spec["type"], spec["name"]
+        if kind == "dense":
+            layer = Dense(shape[0], spec["units"], bias=spec["bias"], init=spec["init"], rng=rng, name=name)
+        elif kind == "conv2d":
+            layer = Conv2D(shape[0], spec["filters"], spec["kernel_size"], stride=spec["stride"],
+                           padding=padding_amount(spec), bias=spec["bias"], init=spec["init"], rng=rng, name=name)
+        elif kind == "maxpool2d":
+            layer = MaxPool2D(spec["size"], spec["stride"], name=name)
+        elif kind == "avgpool2d":
+            layer = AvgPool2D(spec["size"], spec["stride"], name=name)
+        elif kind == "globalavgpool2d":
+            layer = GlobalAvgPool2D(name)
+        elif kind == "flatten":
+            layer = Flatten(name)
+        elif kind == "dropout":
+            layer = Dropout(spec["rate"], rng=np.random.default_rng(rng.integers(2**63)), name=name)
+        elif kind == "batchnorm":
+            layer = BatchNorm(shape[0], momentum=spec["momentum"], eps=spec["eps"], name=name)
+        elif kind == "relu":
+            layer = ReLU(name)
+        elif kind == "leakyrelu":
+            layer = LeakyReLU(spec["negative_slope"], name)
+        elif kind == "sigmoid":
+            layer = Sigmoid(name)
+        elif kind == "tanh":
+            layer = Tanh(name)
+        elif kind == "softmax":
+            layer = Softmax(name)
+        elif kind == "residual":
+            layer = Residual(_build(spec["layers"], shape, rng), _build(spec["shortcut"], shape, rng), name)
+        else:  # resolve() has already rejected unknown types
+            raise ValueError(kind)
+        out.append(layer)
+        shape = tuple(spec["output_shape"])
+    return out
+
+
+class NumpyModel:
+    """A network from a spec: forward, backward, parameters, state dict, activations."""
+
+    def __init__(self, spec: dict, seed: int = 0, dtype=np.float32):
+        self.spec = resolve(spec) if not all("output_shape" in l for l in spec["layers"]) else spec
+        self.net = Sequential(_build(self.spec["layers"], tuple(self.spec["input_shape"]),
+                                     np.random.default_rng(seed)))
+        self.net.layers[0].needs_input_grad = False  # nobody needs d(loss)/d(image) while training
+        if dtype != np.float32:
+            self.net.astype(dtype)
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Logits for a batch of NCHW images."""
+        return self.net.forward(X, training=training)
+
+    def backward(self, dlogits: np.ndarray):
+        """Back-propagate; parameter gradients accumulate into each layer's ``grads``."""
+        return self.net.backward(dlogits)
+
+    def input_gradient(self, dlogits: np.ndarray) -> np.ndarray:
+        """``d/dX`` after a forward pass (for saliency and gradient checks)."""
+        first = self.net.layers[0]
+        first.needs_input_grad = True
+        try:
+            return self.net.backward(dlogits)
+        finally:
+            first.needs_input_grad = False
+
+    def zero_grad(self) -> None:
+        self.net.zero_grad()
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(name, parameter, gradient)`` triples, e.g. ``("conv1.weight", W, dW)``."""
+        return [(f"{lname}.{k}", layer.params[k], layer.grads[k])
+                for lname, layer in self.net.named_layers() for k in layer.params]
+
+    def param_count(self) -> int:
+        return int(sum(p.size for _, p, _ in self.parameters()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers by dotted name (PyTorch's naming: weight, bias, running_mean, ...)."""
+        out = {}
+        for lname, layer in self.net.named_layers():
+            for k, v in {**layer.params, **layer.buffers}.items():
+                out[f"{lname}.{k}"] = v
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the model; names and shapes must match exactly."""
+        own = self.state_dict()
+        missing, unexpected = set(own) - set(state), set(state) - set(own)
+        if missing or unexpected:
+            raise ImgbenchError(f"weights do not fit this model: missing {sorted(missing)[:5]}, "
+                                f"unexpected {sorted(unexpected)[:5]}")
+        for k, v in state.items():
+            if own[k].shape != np.shape(v):
+                raise ImgbenchError(f"weights do not fit this model: {k} is {own[k].shape}, file has {np.shape(v)}")
+            own[k][...] = v
+
+    def activations(self, X: np.ndarray, layer_names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Outputs of the named top-level layers (all if None) for ``X``, in NCHW / (N, F)."""
+        out = {}
+        x = X
+        for layer in self.net.layers:
+            x = layer.forward(x, training=False)
+            if layer_names is None or layer.name in layer_names:
+                out[layer.name] = x.copy()
+        return out
+
+    def save(self, path: str | Path) -> None:
+        """Write weights and the spec (as JSON) to one ``.npz``, atomically."""
+        arrays = dict(self.state_dict())
+        arrays["__spec__"] = np.array(json.dumps(self.spec))
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NumpyModel":
+        """Read a model written by :meth:`save` (never unpickles: ``allow_pickle=False``)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                spec = json.loads(str(z["__spec__"]))
+                state = {k: z[k] for k in z.files if k != "__spec__"}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImgbenchError(f"{path}: not an imgbench NumPy weights file ({exc})") from None
+        model = cls(spec)
+        model.load_state_dict(state)
+        return model

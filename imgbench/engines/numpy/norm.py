@@ -1,0 +1,72 @@
+"""Batch normalisation (1-d for (N, F), 2-d for (N, C, H, W)), PyTorch semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import Layer
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over every axis but the channel axis 1.
+
+    Training, with m values per channel: ``mu = mean x``, ``var = mean (x - mu)^2``,
+    ``x_hat = (x - mu) / sqrt(var + eps)``, ``y = gamma x_hat + beta``; running
+    statistics ``r = (1 - momentum) r + momentum * stat`` use the *unbiased*
+    batch variance ``var * m / (m - 1)`` (as PyTorch).  Evaluation normalises
+    with the running statistics.
+
+    Backward (training): ``dgamma += sum dy x_hat``, ``dbeta += sum dy``,
+    ``dx = gamma / sqrt(var + eps) * (dy - mean dy - x_hat * mean(dy x_hat))``.
+    """
+
+    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, name: str = ""):
+        super().__init__(name)
+        self.momentum, self.eps = momentum, eps
+        self._add_param("weight", np.ones(num_features, np.float32))
+        self._add_param("bias", np.zeros(num_features, np.float32))
+        self.buffers = {"running_mean": np.zeros(num_features, np.float32),
+                        "running_var": np.ones(num_features, np.float32)}
+
+    @staticmethod
+    def _axes(x):
+        return (0,) if x.ndim == 2 else (0, 2, 3)
+
+    @staticmethod
+    def _bshape(x):
+        return (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+
+    def forward(self, x, *, training=False):
+        axes, shp = self._axes(x), self._bshape(x)
+        gamma, beta = self.params["weight"].reshape(shp), self.params["bias"].reshape(shp)
+        if training:
+            m = x.size // x.shape[1]
+            mu = x.mean(axis=axes)
+            xc = x - mu.reshape(shp)
+            var = (xc * xc).mean(axis=axes)
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            x_hat = xc * inv_std.reshape(shp)
+            mom = self.momentum
+            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+            rm *= 1 - mom
+            rm += mom * mu.astype(rm.dtype)
+            rv *= 1 - mom
+            rv += mom * (var * (m / max(m - 1, 1))).astype(rv.dtype)
+            self.cache = (x_hat, inv_std, axes, shp)
+            return gamma * x_hat + beta
+        inv_std = 1.0 / np.sqrt(self.buffers["running_var"] + self.eps)
+        x_hat = (x - self.buffers["running_mean"].reshape(shp)) * inv_std.reshape(shp)
+        self.cache = (x_hat, inv_std.astype(x.dtype), None, shp)
+        return gamma * x_hat + beta
+
+    def backward(self, dy):
+        x_hat, inv_std, axes, shp = self.cache
+        axes_ = axes or self._axes(dy)
+        self.grads["weight"] += (dy * x_hat).sum(axis=axes_)
+        self.grads["bias"] += dy.sum(axis=axes_)
+        g = (self.params["weight"] * inv_std).reshape(shp)
+        if axes is None:  # evaluation mode: statistics are constants
+            return dy * g
+        mean_dy = dy.mean(axis=axes, keepdims=True)
+        mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True)
+        return g * (dy - mean_dy - x_hat * mean_dy_xhat)
