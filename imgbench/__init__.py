@@ -12,7 +12,15 @@ Public API (stable names; the CLI is a thin layer over these):
 - :class:`ImgbenchError` -- base of every error caused by bad input
 """
 
-from .data import (Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,
+import os as _os
+
+# OpenBLAS keeps its worker threads spinning for ~2**28 cycles after every matrix
+# product by default.  The NumPy engine splits its large copies over the cores
+# between products, and a spinning BLAS thread would hold the core they need.
+# Effective only when imgbench is imported before NumPy (the CLI, the benchmarks).
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+from .data import (  # noqa: E402Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,
                    train_val_split)
 from .errors import ImgbenchError
 

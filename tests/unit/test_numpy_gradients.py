@@ -198,3 +198,25 @@ def test_maxpool_ties_send_gradient_to_first_maximum():
     layer.forward(x)
     dx = layer.backward(np.ones((1, 1, 1, 1)))
     assert dx.ravel().tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_threaded_copies_match_serial(monkeypatch):
+    """The channel-split threads of im2col and col2im give exactly the serial result."""
+    from imgbench.engines.numpy import parallel
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 9, 9)).astype(np.float32)
+    results = []
+    for min_elements, threads in ((1 << 40, "1"), (0, "2")):
+        monkeypatch.setattr(parallel, "MIN_ELEMENTS", min_elements)
+        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", threads)
+        layer = Conv2D(4, 5, 3, padding=1, rng=np.random.default_rng(0))
+        strided = Conv2D(4, 5, 3, stride=2, rng=np.random.default_rng(0))
+        first = Conv2D(1, 5, 3, rng=np.random.default_rng(0))  # C=1: split over kernel rows
+        y = layer.forward(x)
+        dy = np.ones_like(y)
+        ys = strided.forward(x)
+        yf = first.forward(x[:, :1])
+        results.append((y, layer.backward(dy), ys, strided.backward(np.ones_like(ys)), yf))
+    for serial, threaded in zip(*results):
+        np.testing.assert_array_equal(serial, threaded)

@@ -34,7 +34,7 @@ def conv2d(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int 
         raise ValueError(f"kernel {kernel.shape} does not match image {image.shape}")
     k = ker.shape[1]
     cols, ho, wo = im2col(img[None], k, stride, padding)
-    return (cols @ ker.reshape(-1)).reshape(ho, wo)
+    return (ker.reshape(-1) @ cols).reshape(ho, wo)
 
 
 def max_pool2d(x: np.ndarray, size: int = 2, stride: int = 2) -> np.ndarray:

@@ -1,0 +1,149 @@
+"""One training epoch of the same model in the NumPy and PyTorch engines, on the same batches.
+
+Usage: python benchmarks/engine_speed.py [--datasets ../shared/datasets] [--model cnn-small]
+       [--batch-size 128] [--max-batches N] [--profile-batches 50]
+
+Both engines start from the same initial weights (copied from the NumPy model)
+and train with Adam (lr 1e-3) on identical normalised batches from the shared
+seeded BatchIterator.  Prints a table with seconds per epoch, images/s, test
+accuracy after the epoch and the NumPy/PyTorch time ratio (measured side by
+side in one run), then the NumPy engine's per-layer time profile.  The NumPy
+engine runs first, before torch is imported, so its peak resident memory is
+its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import imgbench  # noqa: E402,F401  (first: it configures OpenBLAS before NumPy loads)
+import numpy as np  # noqa: E402
+from imgbench.data import BatchIterator, Normalizer, load_dataset  # noqa: E402
+from imgbench.engines.numpy import Adam, NumpyModel, SoftmaxCrossEntropy  # noqa: E402
+from imgbench.engines.numpy.profile import LayerProfiler  # noqa: E402
+from imgbench.specs import build_spec  # noqa: E402
+
+
+def numpy_epoch(model, batches):
+    loss_fn = SoftmaxCrossEntropy()
+    opt = Adam(model.parameters(), lr=1e-3)
+    t = time.perf_counter()
+    n = 0
+    for Xb, yb in batches:
+        model.zero_grad()
+        loss_fn.forward(model.forward(Xb, training=True), yb)
+        model.backward(loss_fn.backward())
+        opt.step()
+        n += len(yb)
+    return time.perf_counter() - t, n
+
+
+def numpy_accuracy(model, X, y, batch=1000):
+    hits = sum(int((model.forward(X[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(X), batch))
+    return hits / len(X)
+
+
+def torch_epoch(model, batches):
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    t = time.perf_counter()
+    n = 0
+    for Xb, yb in batches:
+        xt, yt = torch.from_numpy(Xb), torch.from_numpy(yb)
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        n += len(yb)
+    return time.perf_counter() - t, n
+
+
+def torch_accuracy(model, X, y, batch=1000):
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        hits = sum(int((model(torch.from_numpy(X[i:i + batch])).argmax(1).numpy() == y[i:i + batch]).sum())
+                   for i in range(0, len(X), batch))
+    return hits / len(X)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default=str(REPO.parent / "shared" / "datasets"))
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--model", default="cnn-small")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--max-batches", type=int, default=0, help="stop each epoch early (0: full epoch)")
+    ap.add_argument("--profile-batches", type=int, default=50)
+    args = ap.parse_args()
+
+    ds = load_dataset(args.dataset, root=args.datasets, offline=True)
+    norm = Normalizer.fit(ds.X_train)
+    X_test = norm(ds.X_test)
+    spec = build_spec(args.model, ds.image_shape, ds.num_classes)
+    it = BatchIterator(ds.X_train, ds.y_train, args.batch_size, seed=0, transform=norm)
+
+    def batches():
+        for i, b in enumerate(it.epoch(0)):
+            if args.max_batches and i >= args.max_batches:
+                return
+            yield b
+
+    from threadpoolctl import threadpool_info
+
+    blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    np_model = NumpyModel(spec, seed=0)
+    init_state = {k: v.copy() for k, v in np_model.state_dict().items()}
+    np_time, n = numpy_epoch(np_model, batches())
+    np_acc = numpy_accuracy(np_model, X_test, ds.y_test)
+    np_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+
+    prof_model = NumpyModel(spec, seed=0)
+    profiler = LayerProfiler(prof_model)
+    prof_batches = [b for _, b in zip(range(args.profile_batches), it.epoch(1))]
+    prof_time, _ = numpy_epoch(prof_model, prof_batches)
+
+    import torch
+
+    from imgbench.engines.torch import build_torch_model, load_numpy_state
+
+    t_model = build_torch_model(spec)
+    load_numpy_state(t_model, init_state)
+    t_time, _ = torch_epoch(t_model, batches())
+    t_acc = torch_accuracy(t_model, X_test, ds.y_test)
+
+    print(f"{args.model} on {args.dataset}: one epoch of {n} images, batch {args.batch_size}, Adam 1e-3, float32, "
+          f"same initial weights and batches")
+    print(f"{'engine':<10} {'seconds':>8} {'images/s':>9} {'test acc':>9}")
+    print("-" * 40)
+    print(f"{'numpy':<10} {np_time:>8.2f} {n / np_time:>9.0f} {np_acc:>9.4f}")
+    print(f"{'torch':<10} {t_time:>8.2f} {n / t_time:>9.0f} {t_acc:>9.4f}")
+    print(f"\nratio numpy / torch: {np_time / t_time:.2f}  (target <= 2.0)")
+    print(f"numpy engine peak resident memory: {np_rss:.0f} MiB (target < 1024)")
+    print(f"threads: BLAS {blas}, torch {torch.get_num_threads()}, CPUs {os.cpu_count()}")
+
+    print(f"\nNumPy per-layer time over {len(prof_batches)} batches (ms per batch):")
+    print(f"{'layer':<10} {'forward':>8} {'backward':>9} {'share':>6}")
+    table = profiler.table()
+    total = sum(f + b for _, f, b in table)
+    nb = len(prof_batches)
+    for name, f, b in table:
+        print(f"{name:<10} {f / nb * 1e3:>8.2f} {b / nb * 1e3:>9.2f} {(f + b) / total:>6.1%}")
+    rest = prof_time - total
+    print(f"{'(loss+opt)':<10} {rest / nb * 1e3:>8.2f} {'':>9} {rest / prof_time:>6.1%} of the step")
+
+
+if __name__ == "__main__":
+    main()
