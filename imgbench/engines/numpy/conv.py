@@ -156,7 +156,21 @@ def _window_slices(k: int, stride: int, ho: int, wo: int):
                               slice(j, j + stride * wo, stride))
 
 
-class MaxPool2D(Layer):
+class _Pool2D(Layer):
+    """Shared by the pooling layers: k x k windows with stride s, no padding."""
+
+    def __init__(self, size: int = 2, stride: int | None = None, name: str = ""):
+        super().__init__(name)
+        self.k, self.stride = size, stride or size
+
+    def _windows(self, x_shape):
+        """``(ho, wo, slices)``: output size and the k*k strided slices that tile it."""
+        ho = out_size(x_shape[2], self.k, self.stride, 0)
+        wo = out_size(x_shape[3], self.k, self.stride, 0)
+        return ho, wo, list(_window_slices(self.k, self.stride, ho, wo))
+
+
+class MaxPool2D(_Pool2D):
     """Max pooling over k x k windows with stride s.
 
     Forward:  ``y[n,c,i,j] = max_{u,v} x[n, c, s*i+u, s*j+v]``.
@@ -164,15 +178,10 @@ class MaxPool2D(Layer):
     (the same tie rule as PyTorch): ``dx[argmax] += dy``.
     """
 
-    def __init__(self, size: int = 2, stride: int | None = None, name: str = ""):
-        super().__init__(name)
-        self.k, self.stride = size, stride or size
-
     def forward(self, x, *, training=False):
-        n, c, h, w = x.shape
-        ho, wo = out_size(h, self.k, self.stride, 0), out_size(w, self.k, self.stride, 0)
+        ho, wo, windows = self._windows(x.shape)
         y = idx = None
-        for t, sl in _window_slices(self.k, self.stride, ho, wo):
+        for t, sl in windows:
             v = x[sl]
             if y is None:
                 y, idx = v.copy(), np.zeros(v.shape, np.uint8)  # idx: window offset of the maximum
@@ -189,7 +198,7 @@ class MaxPool2D(Layer):
     def backward(self, dy):
         x_shape, idx, ho, wo = self.cache
         dx = np.zeros(x_shape, dtype=dy.dtype)
-        for t, sl in _window_slices(self.k, self.stride, ho, wo):
+        for t, sl in self._windows(x_shape)[2]:
             if self.stride < self.k:  # overlapping windows: a pixel may win several
                 dx[sl] += dy * (idx == t)
             else:  # each input pixel lies in one window: write straight into dx
@@ -197,18 +206,13 @@ class MaxPool2D(Layer):
         return dx
 
 
-class AvgPool2D(Layer):
+class AvgPool2D(_Pool2D):
     """Average pooling: ``y = mean of each k x k window``; ``dx[window] += dy / k^2``."""
 
-    def __init__(self, size: int = 2, stride: int | None = None, name: str = ""):
-        super().__init__(name)
-        self.k, self.stride = size, stride or size
-
     def forward(self, x, *, training=False):
-        n, c, h, w = x.shape
-        ho, wo = out_size(h, self.k, self.stride, 0), out_size(w, self.k, self.stride, 0)
-        y = np.zeros((n, c, ho, wo), dtype=x.dtype)
-        for _, sl in _window_slices(self.k, self.stride, ho, wo):
+        ho, wo, windows = self._windows(x.shape)
+        y = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=x.dtype)
+        for _, sl in windows:
             y += x[sl]
         y *= x.dtype.type(1.0 / (self.k * self.k))
         self.cache = (x.shape, ho, wo)
@@ -218,7 +222,7 @@ class AvgPool2D(Layer):
         x_shape, ho, wo = self.cache
         dx = np.zeros(x_shape, dtype=dy.dtype)
         g = dy * dy.dtype.type(1.0 / (self.k * self.k))
-        for _, sl in _window_slices(self.k, self.stride, ho, wo):
+        for _, sl in self._windows(x_shape)[2]:
             dx[sl] += g
         return dx
 

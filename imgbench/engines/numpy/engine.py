@@ -1,0 +1,68 @@
+"""The NumPy engine behind the common adapter protocol used by the training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import SoftmaxCrossEntropy
+from .model import NumpyModel
+from .optim import SGD, Adam, AdamW
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+                   nesterov: bool = False):
+    """``sgd`` (momentum, optional Nesterov), ``adam`` or ``adamw`` over ``params``."""
+    if name == "sgd":
+        return SGD(params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    if name == "adam":
+        return Adam(params, lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return AdamW(params, lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+
+
+class NumpyEngine:
+    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``."""
+
+    name = "numpy"
+
+    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
+                 label_smoothing: float = 0.0):
+        self.model = NumpyModel(spec, seed=seed)
+        self.spec = self.model.spec
+        self.loss = SoftmaxCrossEntropy(label_smoothing)
+        self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr, weight_decay, momentum, nesterov)
+
+    def set_lr(self, lr: float) -> None:
+        self.optimizer.lr = float(lr)
+
+    def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """One optimisation step; returns the batch's mean loss and number of correct predictions."""
+        self.model.zero_grad()
+        logits = self.model.forward(X, training=True)
+        loss = self.loss.forward(logits, y)
+        self.model.backward(self.loss.backward())
+        self.optimizer.step()
+        return loss, int((logits.argmax(axis=1) == y).sum())
+
+    def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logits in evaluation mode (dropout off, BatchNorm running statistics)."""
+        return np.concatenate([self.model.forward(X[i : i + batch_size], training=False)
+                               for i in range(0, len(X), batch_size)]) if len(X) else np.zeros((0, self.spec["num_classes"]))
+
+    def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
+        return self.model.activations(X, layer_names)
+
+    def param_count(self) -> int:
+        return self.model.param_count()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.model.load_state_dict(state)
+
+    def save(self, path) -> None:
+        """Weights and spec in one ``.npz`` (no pickle)."""
+        self.model.save(path)
