@@ -57,7 +57,8 @@ def test_mlp_mnist_at_least_98_percent(shared_datasets):
 
 @pytest.mark.slow
 def test_cnn_small_mnist_at_least_99_percent(shared_datasets):
-    _, _, acc = _train("mnist", "cnn-small", TrainConfig(epochs=6, schedule="cosine"), root=shared_datasets)
+    cfg = TrainConfig(epochs=10, schedule="cosine", augment=True)  # 99.23% measured (111 s)
+    _, _, acc = _train("mnist", "cnn-small", cfg, root=shared_datasets)
     assert acc >= 0.990
 
 
