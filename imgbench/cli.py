@@ -94,6 +94,36 @@ def cmd_data_download(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .data.catalog import CATALOG
+    from .data.load import resolve_name
+    from .errors import ImgbenchError
+    from .specs import ZOO, SpecError, build_spec, param_count
+
+    name = resolve_name(args.dataset)
+    if name not in CATALOG:
+        raise ImgbenchError("--dataset takes a named dataset (mnist, fashion-mnist, cifar10, digits)")
+    info = CATALOG[name]
+    rows = []
+    for model in ZOO:
+        try:
+            n, note = param_count(build_spec(model, info.image_shape, len(info.class_names))), ""
+        except SpecError as exc:
+            n, note = None, str(exc)
+        rows.append({"model": model, "params": n, "doc": (ZOO[model].__doc__ or "").strip().split("\n")[0],
+                     "note": note})
+    if args.json:
+        _print_json({"dataset": name, "input_shape": list(info.image_shape), "models": rows})
+        return 0
+    shape = "x".join(map(str, info.image_shape))
+    print(f"models for {name} ({shape}, {len(info.class_names)} classes)\n")
+    print(f"{'model':<14} {'parameters':>11}  description")
+    for r in rows:
+        count = f"{r['params']:,}" if r["params"] is not None else "does not fit"
+        print(f"{r['model']:<14} {count:>11}  {r['doc']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
@@ -121,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("verify", help="check files against published checksums and decode them")
     _add_data_source_args(p)
     p.set_defaults(func=cmd_data_verify)
+
+    p = sub.add_parser("models", help="the model zoo with parameter counts for a dataset's input shape")
+    p.add_argument("--dataset", default="mnist", help="named dataset whose input shape to use (default mnist)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_models)
 
     p = dsub.add_parser("download", help="download a named dataset (checksummed, from mirrors)")
     p.add_argument("name", help="mnist, fashion-mnist or cifar10")

@@ -1,5 +1,33 @@
 """Engines build a model from a spec behind one adapter protocol.
 
-``numpy`` (from scratch), ``torch`` and ``keras``.  Engines never import each
-other; torch and TensorFlow are imported only when their engine is used.
+``numpy`` (from scratch) and ``torch``.  Every engine offers ``fit_batch``,
+``predict_logits``, ``activations``, ``state_dict`` / ``load_state_dict``,
+``save`` / ``load``, ``save_checkpoint`` / ``load_checkpoint``, ``reseed``,
+``set_lr`` and ``param_count``.  Engines never import each other; torch is
+imported only when its engine is created.
 """
+
+from __future__ import annotations
+
+from ..errors import ImgbenchError
+
+ENGINES = ("numpy", "torch")
+WEIGHT_SUFFIX = {"numpy": ".npz", "torch": ".pt"}
+
+
+def create_engine(name: str, spec: dict, **options):
+    """An engine instance for a resolved spec; ``options`` are the engine's keyword arguments."""
+    if name == "numpy":
+        from .numpy.engine import NumpyEngine
+
+        options = {k: v for k, v in options.items() if k not in ("device", "threads", "deterministic", "precision")}
+        return NumpyEngine(spec, **options)
+    if name == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ImgbenchError("the torch engine needs PyTorch: pip install -c constraints.txt -e '.[torch]'") from None
+        from .torch.engine import TorchEngine
+
+        return TorchEngine(spec, **options)
+    raise ImgbenchError(f"unknown engine '{name}': expected one of {', '.join(ENGINES)}")

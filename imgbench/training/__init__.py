@@ -1,6 +1,8 @@
-"""The engine-agnostic training loop and learning-rate schedules."""
+"""The engine-agnostic training loop, callbacks and learning-rate schedules."""
 
-from .loop import History, TrainConfig, fit, loss_and_accuracy, accuracy_on_test
+from .callbacks import Callback, EarlyStopping, Progress
+from .loop import History, TrainConfig, TrainingLoop, accuracy_on_test, fit, loss_and_accuracy
 from .schedules import SCHEDULES, make_schedule
 
-__all__ = ["History", "SCHEDULES", "TrainConfig", "fit", "loss_and_accuracy", "make_schedule", "accuracy_on_test"]
+__all__ = ["Callback", "EarlyStopping", "History", "Progress", "SCHEDULES", "TrainConfig", "TrainingLoop",
+           "accuracy_on_test", "fit", "loss_and_accuracy", "make_schedule"]

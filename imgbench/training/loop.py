@@ -9,7 +9,7 @@ the engine differs.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -37,12 +37,18 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
 
 @dataclass
 class History:
     """One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds."""
 
     rows: list[dict] = field(default_factory=list)
+    COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
     def last(self) -> dict:
         return self.rows[-1] if self.rows else {}
@@ -58,48 +64,75 @@ def loss_and_accuracy(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(-logp[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
 
 
-def fit(engine, ds: Dataset, cfg: TrainConfig, callbacks=()) -> tuple[History, Normalizer]:
-    """Train ``engine`` on ``ds``'s training split; returns the history and the normaliser used.
-
-    ``callbacks`` receive ``on_epoch_end(epoch, row)``; the test split is not touched here.
-    """
+def split_for_training(ds: Dataset, cfg: TrainConfig):
+    """``(X_train, y_train, X_val, y_val)``: the seeded stratified validation split of the train split."""
     if cfg.val_split > 0:
-        X_tr, y_tr, X_val, y_val = train_val_split(ds.X_train, ds.y_train, cfg.val_split, cfg.seed)
-    else:
-        X_tr, y_tr, X_val, y_val = ds.X_train, ds.y_train, ds.X_train[:0], ds.y_train[:0]
-    norm = Normalizer.fit(X_tr)
-    augment = Augmenter.for_dataset(ds.image_shape) if cfg.augment else None
-    batches = BatchIterator(X_tr, y_tr, cfg.batch_size, seed=cfg.seed, transform=norm, augment=augment)
-    total = cfg.epochs * len(batches)
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    kw = {"warmup": cfg.warmup_steps} if cfg.schedule == "cosine" else {}
-    schedule = make_schedule(cfg.schedule, cfg.lr, total, **kw)
-    X_val_n = norm(X_val)
-    history = History()
-    step = 0
-    for epoch in range(cfg.epochs):
-        t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for Xb, yb in batches.epoch(epoch):
-            lr = schedule(step)
-            engine.set_lr(lr)
-            loss, hits = engine.fit_batch(Xb, yb)
-            loss_sum += loss * len(yb)
-            correct += hits
-            seen += len(yb)
-            step += 1
-            if cfg.max_steps and step >= cfg.max_steps:
+        return train_val_split(ds.X_train, ds.y_train, cfg.val_split, cfg.seed)
+    return ds.X_train, ds.y_train, ds.X_train[:0], ds.y_train[:0]
+
+
+class TrainingLoop:
+    """Runs epochs ``start_epoch .. cfg.epochs - 1`` of ``engine`` on ``ds``."""
+
+    def __init__(self, engine, ds: Dataset, cfg: TrainConfig, callbacks=(), normalizer: Normalizer | None = None):
+        self.engine, self.ds, self.cfg = engine, ds, cfg
+        self.callbacks = list(callbacks)
+        X_tr, y_tr, self.X_val, self.y_val = split_for_training(ds, cfg)
+        self.normalizer = normalizer or Normalizer.fit(X_tr)
+        augment = Augmenter.for_dataset(ds.image_shape) if cfg.augment else None
+        self.batches = BatchIterator(X_tr, y_tr, cfg.batch_size, seed=cfg.seed, transform=self.normalizer,
+                                     augment=augment)
+        self.steps_per_epoch = len(self.batches)
+        total = cfg.epochs * self.steps_per_epoch
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        kw = {"warmup": cfg.warmup_steps} if cfg.schedule == "cosine" else {}
+        self.schedule = make_schedule(cfg.schedule, cfg.lr, self.total_steps, **kw)
+        self.epoch = 0
+
+    def run(self, start_epoch: int = 0, history: History | None = None) -> History:
+        """Train from ``start_epoch`` (0, or the epoch a resumed run stopped after)."""
+        history = history or History()
+        X_val_n = self.normalizer(self.X_val)
+        step = start_epoch * self.steps_per_epoch
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        for epoch in range(start_epoch, self.cfg.epochs):
+            if self.cfg.max_steps and step >= self.cfg.max_steps:
                 break
-        val_loss, val_acc = loss_and_accuracy(engine.predict_logits(X_val_n), y_val)
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-               "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
-        history.rows.append(row)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch + 1, row)
-        if cfg.max_steps and step >= cfg.max_steps:
-            break
-    return history, norm
+            self.epoch = epoch
+            self.engine.reseed(self.cfg.seed, epoch)
+            t0 = time.perf_counter()
+            loss_sum, correct, seen = 0.0, 0, 0
+            lr = self.schedule(step)
+            for Xb, yb in self.batches.epoch(epoch):
+                lr = self.schedule(step)
+                self.engine.set_lr(lr)
+                loss, hits = self.engine.fit_batch(Xb, yb)
+                loss_sum += loss * len(yb)
+                correct += hits
+                seen += len(yb)
+                step += 1
+                for cb in self.callbacks:
+                    cb.on_batch_end(step, loss)
+                if self.cfg.max_steps and step >= self.cfg.max_steps:
+                    break
+            val_loss, val_acc = loss_and_accuracy(self.engine.predict_logits(X_val_n), self.y_val)
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
+            history.rows.append(row)
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch + 1, row)
+            if any(cb.stop_training for cb in self.callbacks):
+                break
+        for cb in self.callbacks:
+            cb.on_train_end(history)
+        return history
+
+
+def fit(engine, ds: Dataset, cfg: TrainConfig, callbacks=()) -> tuple[History, Normalizer]:
+    """Train ``engine`` on ``ds``'s training split; returns the history and the normaliser used."""
+    loop = TrainingLoop(engine, ds, cfg, callbacks)
+    return loop.run(), loop.normalizer
 
 
 def accuracy_on_test(engine, ds: Dataset, norm: Normalizer) -> float:

@@ -66,3 +66,31 @@ class NumpyEngine:
     def save(self, path) -> None:
         """Weights and spec in one ``.npz`` (no pickle)."""
         self.model.save(path)
+
+    def load(self, path) -> None:
+        """Load weights written by :meth:`save`; the file's spec must match this model."""
+        loaded = NumpyModel.load(path)
+        self.model.load_state_dict(loaded.state_dict())
+
+    def reseed(self, seed: int, epoch: int) -> None:
+        """Dropout masks depend only on (seed, epoch, layer), so a resumed run repeats them."""
+        from .layers import Dropout
+
+        for i, (_, layer) in enumerate(self.model.net.named_layers()):
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng([seed, epoch, i])
+
+    def save_checkpoint(self, path) -> None:
+        """Weights and optimiser state in one ``.npz``, atomically (for ``--resume``)."""
+        from ...fileio import atomic_write
+
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        arrays.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    def load_checkpoint(self, path) -> None:
+        """Restore what :meth:`save_checkpoint` wrote."""
+        with np.load(path, allow_pickle=False) as z:
+            self.model.load_state_dict({k[6:]: z[k] for k in z.files if k.startswith("model/")})
+            self.optimizer.load_state_dict({k[6:]: z[k] for k in z.files if k.startswith("optim/")})

@@ -1,5 +1,6 @@
 """The PyTorch engine (imported only when used)."""
 
+from .engine import TorchEngine, pick_device
 from .model import build_torch_model, load_numpy_state, numpy_state
 
-__all__ = ["build_torch_model", "load_numpy_state", "numpy_state"]
+__all__ = ["TorchEngine", "build_torch_model", "load_numpy_state", "numpy_state", "pick_device"]

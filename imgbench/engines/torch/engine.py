@@ -1,0 +1,163 @@
+"""The PyTorch engine behind the common adapter protocol used by the training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...errors import ImgbenchError
+from .model import build_torch_model, load_numpy_state, numpy_state
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; an explicit choice must be available."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ImgbenchError("--device cuda: no CUDA device is available to PyTorch here")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ImgbenchError("--device mps: Apple's MPS backend is not available here")
+    if device not in ("cpu", "cuda", "mps"):
+        raise ImgbenchError(f"unknown device '{device}': expected auto, cpu, cuda or mps")
+    return torch.device(device)
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+                   nesterov: bool = False) -> torch.optim.Optimizer:
+    """The torch.optim twin of the NumPy engine's optimiser of the same name."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ImgbenchError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+
+
+class TorchEngine:
+    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``.
+
+    On CUDA the model runs channels-last with bf16 autocast (``precision``
+    ``bf16``/``fp16``/``fp32``); ``deterministic`` asks PyTorch for
+    deterministic kernels; ``threads`` sets the CPU thread count.
+    """
+
+    name = "torch"
+
+    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
+                 label_smoothing: float = 0.0, device: str = "auto", threads: int | None = None,
+                 deterministic: bool = False, precision: str = "auto"):
+        if threads:
+            torch.set_num_threads(int(threads))
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        self.device = pick_device(device)
+        self.spec = spec
+        self.model = build_torch_model(spec, seed=seed).to(self.device)
+        self.channels_last = self.device.type == "cuda" and len(spec["input_shape"]) == 3
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" else "fp32"
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[precision]
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr, weight_decay, momentum, nesterov)
+
+    def _to_device(self, X: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """One optimisation step; returns the batch's mean loss and number of correct predictions."""
+        self.model.train()
+        xt, yt = self._to_device(X), torch.from_numpy(y).to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            logits = self.model(xt)
+            loss = self.loss_fn(logits.float(), yt)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        return float(loss.detach()), int((logits.detach().argmax(1) == yt).sum())
+
+    @torch.no_grad()
+    def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logits in evaluation mode, as float32 NumPy."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(X), batch_size):
+            with self._autocast():
+                out.append(self.model(self._to_device(X[i : i + batch_size])).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.spec["num_classes"]), np.float32)
+
+    @torch.no_grad()
+    def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
+        """Outputs of the named top-level layers (all if None), NCHW / (N, F) NumPy arrays."""
+        self.model.eval()
+        x = self._to_device(X)
+        out = {}
+        for name in self.model.order:
+            x = getattr(self.model, name)(x)
+            if layer_names is None or name in layer_names:
+                out[name] = x.float().contiguous().cpu().numpy()
+        return out
+
+    def param_count(self) -> int:
+        return int(sum(p.numel() for p in self.model.parameters()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return numpy_state(self.model)
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        load_numpy_state(self.model, state)
+
+    def save(self, path) -> None:
+        """The model's ``state_dict`` as ``.pt`` (tensors only), written atomically."""
+        from ...fileio import atomic_write
+
+        with atomic_write(path, "wb") as fh:
+            torch.save(self.model.state_dict(), fh)
+
+    def reseed(self, seed: int, epoch: int) -> None:
+        """Dropout masks depend only on (seed, epoch), so a resumed run repeats them."""
+        torch.manual_seed(seed * 100_003 + epoch)
+
+    def save_checkpoint(self, path) -> None:
+        """Model and optimiser state (tensors and numbers only), atomically, for ``--resume``."""
+        from ...fileio import atomic_write
+
+        with atomic_write(path, "wb") as fh:
+            torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}, fh)
+
+    def load_checkpoint(self, path) -> None:
+        """Restore what :meth:`save_checkpoint` wrote (``weights_only=True``)."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def load(self, path) -> None:
+        """Load a ``.pt`` state_dict safely (``weights_only=True``: tensors, never arbitrary objects)."""
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(state, strict=True)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ImgbenchError(f"{path}: cannot load PyTorch weights for this model ({str(exc).splitlines()[0]})") from None

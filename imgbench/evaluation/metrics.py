@@ -1,0 +1,64 @@
+"""Classification metrics (scikit-learn underneath) and inference speed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise probabilities, computed stably in float64."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, top_k=(3, 5)) -> dict:
+    """Accuracy, top-k, per-class precision/recall/F1 with macro and weighted averages,
+    confusion matrix (rows: true class, columns: predicted) and log loss."""
+    from sklearn.metrics import (accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support,
+                                 top_k_accuracy_score)
+
+    k = len(class_names)
+    labels = np.arange(k)
+    probs = softmax(logits)
+    y_pred = probs.argmax(axis=1)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    out = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "num_examples": int(len(y_true)),
+        "log_loss": float(log_loss(y_true, np.clip(probs, 1e-15, 1.0), labels=labels)),
+        "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                             "support": int(s[i])} for i, name in enumerate(class_names)},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "class_names": list(class_names),
+    }
+    for avg in ("macro", "weighted"):
+        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg,
+                                                        zero_division=0)
+        out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = float(ap), float(ar), float(af)
+    for t in top_k:
+        if t < k:
+            out[f"top{t}_accuracy"] = float(top_k_accuracy_score(y_true, probs, k=t, labels=labels))
+    return out
+
+
+def inference_speed(engine, X: np.ndarray, batch_size: int = 256, max_images: int = 2048,
+                    latency_repeats: int = 20) -> dict:
+    """Throughput (images/s at ``batch_size``) and median single-image latency (ms)."""
+    X = X[:max_images]
+    engine.predict_logits(X[:batch_size], batch_size)  # warm-up: first calls allocate
+    t = time.perf_counter()
+    engine.predict_logits(X, batch_size)
+    throughput = len(X) / (time.perf_counter() - t)
+    one = X[:1]
+    engine.predict_logits(one, 1)
+    times = []
+    for _ in range(latency_repeats):
+        t = time.perf_counter()
+        engine.predict_logits(one, 1)
+        times.append(time.perf_counter() - t)
+    return {"throughput_images_per_s": float(throughput), "batch_size": batch_size,
+            "latency_ms": float(np.median(times) * 1e3)}

@@ -1,0 +1,138 @@
+"""The run directory: one folder per training run, written atomically.
+
+::
+
+    runs/<name>/  config.yaml  env.json  history.csv  metrics.json  preprocess.json
+                  weights/best.*  weights/last.*  checkpoint/  plots/
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ImgbenchError
+from ..fileio import atomic_write_text
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
+    """Create ``runs_dir/name``, or ``name-2``, ``name-3``, ... if taken (creation is atomic)."""
+    if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
+        raise ImgbenchError(f"run name '{name}' may contain only letters, digits and . _ + -")
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        path = runs_dir / (name if i == 1 else f"{name}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ImgbenchError(f"{runs_dir}: too many runs named '{name}'")
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ImgbenchError(f"{path}: cannot read ({exc})") from None
+
+
+def write_yaml(path: Path, obj) -> None:
+    import yaml
+
+    atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False))
+
+
+def read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ImgbenchError(f"{path}: cannot read run config ({exc})") from None
+    if not isinstance(data, dict):
+        raise ImgbenchError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    """history.csv: plain CSV with the columns epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HISTORY_COLUMNS)
+    for r in rows:
+        w.writerow([r["epoch"]] + [f"{r[c]:.6g}" for c in HISTORY_COLUMNS[1:]])
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_history(path: Path) -> list[dict]:
+    """Rows of a history.csv, numbers parsed."""
+    with open(path, newline="") as fh:
+        return [{"epoch": int(r["epoch"]), **{c: float(r[c]) for c in HISTORY_COLUMNS[1:]}}
+                for r in csv.DictReader(fh)]
+
+
+def git_revision() -> str | None:
+    """The git commit of the imgbench source tree, when it is a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(engine, seed: int) -> dict:
+    """Versions, device, threads, seed and git revision, for env.json."""
+    from .. import __version__
+
+    env = {
+        "imgbench": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(), "numpy": np.__version__,
+        "engine": engine.name, "seed": seed, "git_revision": git_revision(), "command": sys.argv,
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        env["blas"] = [{"api": i["internal_api"], "threads": i["num_threads"]} for i in threadpool_info()
+                       if i["user_api"] == "blas"]
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        import torch
+
+        env["torch"] = torch.__version__
+        env["torch_threads"] = torch.get_num_threads()
+    device = getattr(engine, "device", None)
+    env["device"] = str(device) if device is not None else "cpu"
+    if env["device"].startswith("cuda"):
+        import torch
+
+        env["gpu"] = torch.cuda.get_device_name(0)
+    return env

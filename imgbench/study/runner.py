@@ -1,0 +1,236 @@
+"""Train, resume and evaluate runs; every result is written to the run directory."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Normalizer, load_dataset
+from ..engines import WEIGHT_SUFFIX, create_engine
+from ..errors import ImgbenchError
+from ..evaluation import classification_metrics, inference_speed
+from ..specs import build_spec, resolve
+from ..training import Callback, EarlyStopping, History, Progress, TrainConfig, TrainingLoop
+from ..training.loop import split_for_training
+from .rundir import (environment, read_history, read_json, read_yaml, unique_run_dir, write_history, write_json,
+                     write_yaml)
+
+
+@dataclass
+class RunSettings:
+    """Everything that defines a run; saved as config.yaml and accepted back by ``--config``."""
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    engine: str = "numpy"
+    root: str | None = None
+    name: str | None = None
+    runs_dir: str = "runs"
+    image_size: int | None = None
+    device: str = "auto"
+    threads: int | None = None
+    deterministic: bool = False
+    early_stopping: str | None = None  # "val_loss" or "val_acc"
+    patience: int = 5
+    quiet: bool = False
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSettings":
+        names = {f.name for f in fields(cls)} - {"train"}
+        unknown = set(d) - names - {"train", "spec"}
+        if unknown:
+            raise ImgbenchError(f"unknown settings in run config: {', '.join(sorted(unknown))}")
+        return cls(**{k: v for k, v in d.items() if k in names}, train=TrainConfig.from_dict(d.get("train", {})))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and, when loaded, PyTorch and TensorFlow."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)
+
+
+def _engine(settings: RunSettings, spec: dict):
+    t = settings.train
+    return create_engine(settings.engine, spec, seed=t.seed, optimizer=t.optimizer, lr=t.lr,
+                         weight_decay=t.weight_decay, label_smoothing=t.label_smoothing, device=settings.device,
+                         threads=settings.threads, deterministic=settings.deterministic)
+
+
+def _spec(settings: RunSettings, ds, stored: dict | None = None) -> dict:
+    if stored is not None and not Path(settings.model).exists() and settings.model.endswith((".yaml", ".yml", ".json")):
+        return resolve(stored)  # rerun of a run whose spec file is gone: use the recorded spec
+    return build_spec(settings.model, ds.image_shape, ds.num_classes)
+
+
+def _load(settings: RunSettings):
+    return load_dataset(settings.dataset, settings.root, image_size=settings.image_size)
+
+
+class RunWriter(Callback):
+    """After every epoch: history.csv, weights/last, the resume checkpoint and, on improvement, weights/best."""
+
+    def __init__(self, run: Path, engine, monitor: str | None, early: EarlyStopping | None):
+        self.run, self.engine, self.monitor, self.early = run, engine, monitor, early
+        self.suffix = WEIGHT_SUFFIX[engine.name]
+        self.best: float | None = None
+        self.rows: list[dict] = []
+
+    def improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best if self.monitor == "val_loss" else value > self.best
+
+    def on_epoch_end(self, epoch, row):
+        self.rows.append(row)
+        weights = self.run / "weights"
+        self.engine.save(weights / f"last{self.suffix}")
+        value = row[self.monitor] if self.monitor else None
+        if self.monitor is None or self.improved(value):
+            self.best = value
+            self.engine.save(weights / f"best{self.suffix}")
+        self.engine.save_checkpoint(self.run / "checkpoint" / f"state{self.suffix}")
+        write_history(self.run / "history.csv", self.rows)
+        # Written last: it is the commit point a resumed run trusts.
+        write_json(self.run / "checkpoint" / "progress.json", {
+            "epochs_done": epoch, "best": self.best, "monitor": self.monitor,
+            "early_stopping": self.early.state() if self.early else None,
+            "stopped_early": bool(self.early and self.early.stop_training)})
+
+
+def _callbacks(settings, run, engine):
+    monitor = settings.early_stopping or ("val_acc" if settings.train.val_split > 0 else None)
+    early = EarlyStopping(settings.early_stopping, settings.patience) if settings.early_stopping else None
+    writer = RunWriter(run, engine, monitor, early)
+    cbs = [c for c in (early, writer, Progress(quiet=settings.quiet)) if c is not None]
+    return cbs, writer, early
+
+
+def train_run(settings: RunSettings) -> Path:
+    """Train a model as ``settings`` say; returns the run directory."""
+    seed_everything(settings.train.seed)
+    ds = _load(settings)
+    spec = _spec(settings, ds)
+    engine = _engine(settings, spec)
+    short = ds.name.split(":")[-1].rstrip("/").split("/")[-1]
+    run = unique_run_dir(settings.runs_dir, settings.name or f"{short}-{spec['name']}-{engine.name}")
+    (run / "weights").mkdir()
+    (run / "checkpoint").mkdir()
+    (run / "plots").mkdir()
+    write_yaml(run / "config.yaml", {**settings.to_dict(), "spec": spec})
+    write_json(run / "env.json", environment(engine, settings.train.seed))
+    callbacks, writer, _ = _callbacks(settings, run, engine)
+    loop = TrainingLoop(engine, ds, settings.train, callbacks)
+    write_json(run / "preprocess.json", {"dataset": ds.name, "image_shape": list(ds.image_shape),
+                                         "class_names": list(ds.class_names), **loop.normalizer.to_dict()})
+    if not settings.quiet:
+        print(f"run {run}: {spec['name']} ({engine.param_count():,} parameters) on {ds.name} with the "
+              f"{engine.name} engine", file=sys.stderr)
+    history = loop.run()
+    _finish(run, settings, engine, ds, loop.normalizer, history)
+    return run
+
+
+def resume_run(run_dir: str | Path) -> Path:
+    """Continue an interrupted run from its last completed epoch (weights, optimiser, schedule, batches)."""
+    run = Path(run_dir)
+    config = read_yaml(run / "config.yaml")
+    settings = RunSettings.from_dict(config)
+    progress_path = run / "checkpoint" / "progress.json"
+    if (run / "metrics.json").exists():
+        raise ImgbenchError(f"{run}: this run already finished (metrics.json exists); nothing to resume")
+    seed_everything(settings.train.seed)
+    ds = _load(settings)
+    engine = _engine(settings, _spec(settings, ds, config.get("spec")))
+    pre = read_json(run / "preprocess.json")
+    normalizer = Normalizer.from_dict(pre)
+    callbacks, writer, early = _callbacks(settings, run, engine)
+    loop = TrainingLoop(engine, ds, settings.train, callbacks, normalizer=normalizer)
+    start, rows = 0, []
+    if progress_path.exists():
+        progress = read_json(progress_path)
+        start = int(progress["epochs_done"])
+        engine.load_checkpoint(run / "checkpoint" / f"state{WEIGHT_SUFFIX[engine.name]}")
+        rows = read_history(run / "history.csv")[:start]
+        writer.rows, writer.best = list(rows), progress["best"]
+        if early and progress.get("early_stopping"):
+            early.restore(progress["early_stopping"])
+        if progress.get("stopped_early"):
+            start = settings.train.epochs  # early stopping had ended it: only the evaluation is missing
+    if not settings.quiet:
+        print(f"resuming {run} after epoch {start}", file=sys.stderr)
+    history = loop.run(start_epoch=start, history=History(list(rows)))
+    _finish(run, settings, engine, ds, normalizer, history)
+    return run
+
+
+def _test_metrics(engine, ds, X, y) -> dict:
+    logits = engine.predict_logits(X)
+    metrics = classification_metrics(y, logits, ds.class_names)
+    metrics["param_count"] = engine.param_count()
+    metrics.update(inference_speed(engine, X))
+    return metrics
+
+
+def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer, history: History) -> None:
+    """Evaluate the best weights once on the test split; write metrics.json and the plots."""
+    from ..viz import plot_confusion_matrix, plot_curves
+
+    suffix = WEIGHT_SUFFIX[engine.name]
+    engine.load(run / "weights" / f"best{suffix}")
+    t = time.perf_counter()
+    metrics = _test_metrics(engine, ds, normalizer(ds.X_test), ds.y_test)
+    metrics.update({"split": "test", "weights": f"weights/best{suffix}", "epochs_trained": len(history.rows),
+                    "training_seconds": float(sum(r["seconds"] for r in history.rows)),
+                    "evaluation_seconds": time.perf_counter() - t, "dataset": ds.name,
+                    "model": engine.spec["name"], "engine": engine.name})
+    write_json(run / "metrics.json", metrics)
+    title = f"{engine.spec['name']} / {engine.name} on {ds.name}"
+    if history.rows:
+        plot_curves(history.rows, run / "plots" / "curves.png", title)
+    plot_confusion_matrix(metrics["confusion_matrix"], ds.class_names, run / "plots" / "confusion_matrix.png",
+                          f"{title}: test accuracy {metrics['accuracy']:.4f}")
+    if not settings.quiet:
+        print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}",
+              file=sys.stderr)
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best") -> dict:
+    """Recompute the metrics of a run from its saved weights, on the test or validation split."""
+    run = Path(run_dir)
+    if not (run / "config.yaml").exists():
+        raise ImgbenchError(f"{run}: not a run directory (no config.yaml)")
+    config = read_yaml(run / "config.yaml")
+    settings = RunSettings.from_dict(config)
+    ds = _load(settings)
+    engine = _engine(settings, _spec(settings, ds, config.get("spec")))
+    path = run / "weights" / f"{weights}{WEIGHT_SUFFIX[engine.name]}"
+    if not path.exists():
+        raise ImgbenchError(f"{path}: no such weights file (has the run finished an epoch?)")
+    engine.load(path)
+    normalizer = Normalizer.from_dict(read_json(run / "preprocess.json"))
+    if split == "test":
+        X, y = ds.X_test, ds.y_test
+    elif split == "val":
+        _, _, X, y = split_for_training(ds, settings.train)
+        if len(y) == 0:
+            raise ImgbenchError(f"{run}: trained with --val-split 0, so there is no validation split")
+    else:
+        raise ImgbenchError(f"unknown split '{split}': expected test or val")
+    metrics = _test_metrics(engine, ds, normalizer(X), y)
+    metrics.update({"split": split, "weights": str(path.relative_to(run))})
+    return metrics
