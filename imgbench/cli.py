@@ -124,6 +124,109 @@ def cmd_models(args) -> int:
     return 0
 
 
+TRAIN_FLAGS = {  # CLI flag -> (where in RunSettings, type)
+    "dataset": ("dataset", str), "root": ("root", str), "model": ("model", str), "engine": ("engine", str),
+    "name": ("name", str), "runs_dir": ("runs_dir", str), "image_size": ("image_size", int),
+    "device": ("device", str), "threads": ("threads", int), "deterministic": ("deterministic", bool),
+    "early_stopping": ("early_stopping", str), "patience": ("patience", int), "quiet": ("quiet", bool),
+    "epochs": ("train.epochs", int), "batch_size": ("train.batch_size", int), "lr": ("train.lr", float),
+    "optimizer": ("train.optimizer", str), "schedule": ("train.schedule", str),
+    "warmup_steps": ("train.warmup_steps", int), "weight_decay": ("train.weight_decay", float),
+    "label_smoothing": ("train.label_smoothing", float), "augment": ("train.augment", bool),
+    "val_split": ("train.val_split", float), "seed": ("train.seed", int), "max_steps": ("train.max_steps", int),
+}
+
+
+def _settings_from_args(args):
+    """RunSettings from --config (if given) with every explicitly passed flag applied on top."""
+    from .study import RunSettings
+    from .study.rundir import read_yaml
+
+    settings = RunSettings.from_dict(read_yaml(args.config)) if args.config else RunSettings()
+    for flag, (target, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        obj, attr = (settings.train, target[6:]) if target.startswith("train.") else (settings, target)
+        setattr(obj, attr, value)
+    return settings
+
+
+def cmd_train(args) -> int:
+    from .study import resume_run, train_run
+
+    if args.resume:
+        resume_run(args.resume)
+        return 0
+    train_run(_settings_from_args(args))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .study import evaluate_run
+
+    m = evaluate_run(args.run_dir, split=args.split, weights=args.weights)
+    if args.json:
+        _print_json(m)
+        return 0
+    print(f"{args.run_dir}: {m['split']} split, {m['num_examples']} images, weights {m['weights']}")
+    print(f"accuracy {m['accuracy']:.4f}" + "".join(f"  top-{k} {m[f'top{k}_accuracy']:.4f}" for k in (3, 5)
+                                                     if f"top{k}_accuracy" in m))
+    print(f"macro     precision {m['precision_macro']:.4f}  recall {m['recall_macro']:.4f}  F1 {m['f1_macro']:.4f}")
+    print(f"weighted  precision {m['precision_weighted']:.4f}  recall {m['recall_weighted']:.4f}  "
+          f"F1 {m['f1_weighted']:.4f}")
+    print(f"log loss {m['log_loss']:.4f}  parameters {m['param_count']:,}  "
+          f"throughput {m['throughput_images_per_s']:,.0f} images/s (batch {m['batch_size']})  "
+          f"latency {m['latency_ms']:.2f} ms/image")
+    width = max(5, *(len(n) for n in m["per_class"]))
+    print(f"\n{'class':<{width}}  precision  recall      F1  support")
+    for name, c in m["per_class"].items():
+        print(f"{name:<{width}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  {c['support']:7d}")
+    return 0
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model; writes a run directory",
+                       description="Train a zoo model (or a spec file) with an engine. Every run writes "
+                                   "runs/<name>/ with config.yaml, env.json, history.csv, metrics.json, "
+                                   "weights/ and plots/.")
+    p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH (default digits)")
+    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
+    p.add_argument("--model", help="zoo name (see 'imgbench models') or a YAML/JSON spec file (default mlp)")
+    p.add_argument("--engine", choices=["numpy", "torch"], help="default numpy")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle"])
+    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps for the cosine schedule")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--augment", action="store_true", default=None, help="random crop/flip (colour) or shift/rotate")
+    p.add_argument("--val-split", type=float, help="fraction of train held out for validation (default 0.1)")
+    p.add_argument("--seed", type=int, help="seeds Python, NumPy, torch and TensorFlow (default 0)")
+    p.add_argument("--max-steps", type=int, help="stop after N optimisation steps (dry run)")
+    p.add_argument("--early-stopping", choices=["val_loss", "val_acc"], help="stop when this stops improving")
+    p.add_argument("--patience", type=int, help="epochs without improvement before early stopping (default 5)")
+    p.add_argument("--name", help="run name (a numeric suffix is added on clashes)")
+    p.add_argument("--runs-dir", help="where run directories go (default ./runs)")
+    p.add_argument("--image-size", type=int, help="resize folder images to NxN")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="torch engine device")
+    p.add_argument("--threads", type=int, help="torch engine CPU threads")
+    p.add_argument("--deterministic", action="store_true", default=None, help="deterministic torch kernels")
+    p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
+    p.add_argument("--config", metavar="CONFIG_YAML", help="a run's config.yaml: rerun it (flags override)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="recompute a run's metrics from its saved weights")
+    p.add_argument("run_dir")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
@@ -151,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("verify", help="check files against published checksums and decode them")
     _add_data_source_args(p)
     p.set_defaults(func=cmd_data_verify)
+
+    _add_train_parser(sub)
 
     p = sub.add_parser("models", help="the model zoo with parameter counts for a dataset's input shape")
     p.add_argument("--dataset", default="mnist", help="named dataset whose input shape to use (default mnist)")
@@ -183,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("imgbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into head: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     return 1
 
 

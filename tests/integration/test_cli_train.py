@@ -1,0 +1,107 @@
+"""`imgbench train`, `evaluate` and `--resume` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from imgbench.study import read_history
+
+from .test_cli_data import assert_clean_error, run_cli
+
+RUN_FILES = {"config.yaml", "env.json", "history.csv", "metrics.json", "preprocess.json", "weights", "plots",
+             "checkpoint"}
+
+
+@pytest.mark.parametrize("engine,suffix", [("numpy", ".npz"), ("torch", ".pt")])
+def test_train_writes_a_complete_run_and_evaluate_reproduces_it(tmp_path, engine, suffix):
+    proc = run_cli("train", "--dataset", "digits", "--model", "mlp", "--engine", engine, "--epochs", "4",
+                   "--batch-size", "32", "--runs-dir", tmp_path, "--name", "r", "--schedule", "cosine")
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "r"
+    assert RUN_FILES <= {p.name for p in run.iterdir()}
+    assert {p.name for p in (run / "weights").iterdir()} == {f"best{suffix}", f"last{suffix}"}
+    assert {p.name for p in (run / "plots").iterdir()} == {"curves.png", "confusion_matrix.png"}
+    history = read_history(run / "history.csv")
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    assert (run / "history.csv").read_text().splitlines()[0] == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9 and metrics["param_count"] == 50826
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["num_examples"] == 359
+    env = json.loads((run / "env.json").read_text())
+    assert env["engine"] == engine and env["seed"] == 0 and "numpy" in env
+    again = run_cli("evaluate", run, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["accuracy"] == metrics["accuracy"]
+    val = json.loads(run_cli("evaluate", run, "--split", "val", "--json").stdout)
+    assert val["num_examples"] == 144  # 10% of the 1,438 training images
+
+
+def test_name_clash_gets_a_suffix_and_config_reruns(tmp_path):
+    args = ["train", "--dataset", "digits", "--model", "mlp-small", "--epochs", "1", "--runs-dir", tmp_path,
+            "--name", "same", "--quiet"]
+    assert run_cli(*args).returncode == 0
+    assert run_cli(*args).returncode == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"same", "same-2"}
+    rerun = run_cli("train", "--config", tmp_path / "same" / "config.yaml", "--name", "rerun")
+    assert rerun.returncode == 0, rerun.stderr
+    a = json.loads((tmp_path / "same" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "rerun" / "metrics.json").read_text())
+    assert a["accuracy"] == b["accuracy"]  # same config, same seed: the same run
+
+
+def test_early_stopping_and_max_steps(tmp_path):
+    proc = run_cli("train", "--dataset", "digits", "--model", "mlp-small", "--epochs", "50", "--runs-dir", tmp_path,
+                   "--name", "es", "--early-stopping", "val_loss", "--patience", "2", "--lr", "0.05", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_history(tmp_path / "es" / "history.csv")) < 50
+    proc = run_cli("train", "--dataset", "digits", "--epochs", "3", "--max-steps", "5", "--runs-dir", tmp_path,
+                   "--name", "dry", "--quiet")
+    assert proc.returncode == 0 and len(read_history(tmp_path / "dry" / "history.csv")) == 1
+
+
+def test_train_bad_input(tmp_path):
+    assert_clean_error(run_cli("train", "--dataset", "digits", "--model", "cnn-small", "--runs-dir", tmp_path),
+                       "does not fit")
+    assert_clean_error(run_cli("train", "--dataset", "digits", "--model", "nope", "--runs-dir", tmp_path),
+                       "unknown model 'nope'")
+    assert_clean_error(run_cli("evaluate", tmp_path), "not a run directory")
+    assert_clean_error(run_cli("train", "--resume", tmp_path / "missing"), "config.yaml")
+
+
+def test_killed_during_epoch_2_then_resumed(tmp_path, shared_datasets):
+    """SIGKILL during epoch 2, then --resume: a valid run identical to an uninterrupted one."""
+    args = ["train", "--dataset", "mnist", "--root", str(shared_datasets), "--model", "mlp-small", "--epochs", "3",
+            "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "imgbench", *args, "--name", "killed"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    progress = tmp_path / "killed" / "checkpoint" / "progress.json"
+    deadline = time.time() + 120
+    while not progress.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "training ended before it could be killed in epoch 2"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert json.loads(progress.read_text())["epochs_done"] == 1
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    resumed = run_cli("train", "--resume", tmp_path / "killed")
+    assert resumed.returncode == 0, resumed.stderr
+    full = run_cli(*args, "--name", "full")
+    assert full.returncode == 0, full.stderr
+    h_killed = read_history(tmp_path / "killed" / "history.csv")
+    h_full = read_history(tmp_path / "full" / "history.csv")
+    assert [r["epoch"] for r in h_killed] == [1, 2, 3]
+    for a, b in zip(h_killed, h_full):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1e-9)
+    m_killed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    m_full = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert m_killed["accuracy"] == m_full["accuracy"]
+    assert_clean_error(run_cli("train", "--resume", tmp_path / "killed"), "already finished")
