@@ -20,7 +20,7 @@ def _train(dataset, model, cfg, root=None, **engine_kw):
 
 
 def test_mlp_learns_digits_and_loss_falls():
-    _, history, acc = _train("digits", "mlp", TrainConfig(epochs=15, batch_size=32, schedule="cosine"))
+    _, history, acc = _train("digits", "mlp", TrainConfig(epochs=15, batch_size=32, lr=1e-3, schedule="cosine"))
     losses = [r["train_loss"] for r in history.rows]
     assert losses[-1] < 0.2 * losses[0]
     assert acc > 0.95
@@ -28,13 +28,13 @@ def test_mlp_learns_digits_and_loss_falls():
 
 @pytest.mark.parametrize("optimizer,lr", [("sgd", 0.05), ("adamw", 2e-3)])
 def test_other_optimizers_learn_digits(optimizer, lr):
-    _, _, acc = _train("digits", "mlp-small", TrainConfig(epochs=10, batch_size=32, lr=lr, optimizer=optimizer),
+    _, _, acc = _train("digits", "mlp-small", TrainConfig(epochs=10, batch_size=32, lr=lr, optimizer=optimizer, schedule="constant"),
                        optimizer=optimizer, lr=lr)
     assert acc > 0.9
 
 
 def test_same_seed_same_run_and_saved_weights_round_trip(tmp_path):
-    cfg = TrainConfig(epochs=2, batch_size=64, augment=True)
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=1e-3, augment=True)
     a, ha, acc_a = _train("digits", "mlp-small", cfg)
     b, hb, acc_b = _train("digits", "mlp-small", cfg)
     assert ha.rows[-1]["train_loss"] == hb.rows[-1]["train_loss"] and acc_a == acc_b
@@ -51,18 +51,20 @@ def test_max_steps_stops_early():
 
 @pytest.mark.slow
 def test_mlp_mnist_at_least_98_percent(shared_datasets):
-    _, _, acc = _train("mnist", "mlp", TrainConfig(epochs=12, schedule="cosine"), root=shared_datasets)
+    cfg = TrainConfig(epochs=12, schedule="cosine", lr=1e-3, batch_size=128)  # 98.18% measured (15 s)
+    _, _, acc = _train("mnist", "mlp", cfg, root=shared_datasets)
     assert acc >= 0.980
 
 
 @pytest.mark.slow
 def test_cnn_small_mnist_at_least_99_percent(shared_datasets):
-    cfg = TrainConfig(epochs=10, schedule="cosine", augment=True)  # 99.23% measured (111 s)
+    cfg = TrainConfig(epochs=10, schedule="cosine", lr=1e-3, batch_size=128, augment=True)  # 99.23% measured (111 s)
     _, _, acc = _train("mnist", "cnn-small", cfg, root=shared_datasets)
     assert acc >= 0.990
 
 
 @pytest.mark.slow
 def test_mlp_cifar10_at_least_50_percent(shared_datasets):
-    _, _, acc = _train(f"folder:{shared_datasets / 'cifar10-jpg'}", "mlp", TrainConfig(epochs=20, schedule="cosine"))
+    cfg = TrainConfig(epochs=20, schedule="cosine", lr=1e-3, batch_size=128)  # 51.74% measured (69 s)
+    _, _, acc = _train(f"folder:{shared_datasets / 'cifar10-jpg'}", "mlp", cfg)
     assert acc >= 0.50
