@@ -185,6 +185,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .study.predict import predict_images
+
+    results = predict_images(args.run_dir, args.images, top_k=args.top_k, weights=args.weights)
+    if args.json:
+        _print_json(results)
+        return 0
+    for r in results:
+        alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"][1:])
+        print(f"{r['path']}: {r['label']} ({r['probability']:.3f})" + (f"   then {alternatives}" if alternatives else ""))
+    return 0
+
+
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model; writes a run directory",
                        description="Train a zoo model (or a spec file) with an engine. Every run writes "
@@ -225,6 +238,18 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--weights", choices=["best", "last"], default="best")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify your own images with a trained run",
+                       description="Classify PNG/JPEG/WebP/BMP images of any size, grey or colour. Each image "
+                                   "is converted to look like the training data (MNIST-style digits are "
+                                   "inverted if needed, cropped to the ink, fitted into 20x20 and centred by "
+                                   "centre of mass in 28x28).")
+    p.add_argument("run_dir")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top-k", type=int, default=3, help="how many labels to show (default 3)")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--json", action="store_true", help="one object per image, with its path")
+    p.set_defaults(func=cmd_predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

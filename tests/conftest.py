@@ -34,7 +34,7 @@ def fresh_cache(monkeypatch, tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """``../shared/datasets``; tests that need real data are skipped without it."""
     if not (SHARED_DATASETS / "mnist").is_dir():

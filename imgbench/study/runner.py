@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Normalizer, load_dataset
+from ..data.images import has_dark_background, preprocessing_style
 from ..engines import WEIGHT_SUFFIX, create_engine
 from ..errors import ImgbenchError
 from ..evaluation import classification_metrics, inference_speed
@@ -135,8 +136,10 @@ def train_run(settings: RunSettings) -> Path:
     write_json(run / "env.json", environment(engine, settings.train.seed))
     callbacks, writer, _ = _callbacks(settings, run, engine)
     loop = TrainingLoop(engine, ds, settings.train, callbacks)
-    write_json(run / "preprocess.json", {"dataset": ds.name, "image_shape": list(ds.image_shape),
-                                         "class_names": list(ds.class_names), **loop.normalizer.to_dict()})
+    write_json(run / "preprocess.json", {
+        "dataset": ds.name, "image_shape": list(ds.image_shape), "class_names": list(ds.class_names),
+        "style": preprocessing_style(ds.name, ds.image_shape), "dark_background": has_dark_background(ds.X_train),
+        **loop.normalizer.to_dict()})
     if not settings.quiet:
         print(f"run {run}: {spec['name']} ({engine.param_count():,} parameters) on {ds.name} with the "
               f"{engine.name} engine", file=sys.stderr)
@@ -209,20 +212,33 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
               file=sys.stderr)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best") -> dict:
-    """Recompute the metrics of a run from its saved weights, on the test or validation split."""
+def open_run(run_dir: str | Path, weights: str = "best"):
+    """``(settings, engine, preprocess)`` of a finished or interrupted run, weights loaded.
+
+    The engine is rebuilt from the spec recorded in config.yaml, so no dataset is needed.
+    """
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
         raise ImgbenchError(f"{run}: not a run directory (no config.yaml)")
     config = read_yaml(run / "config.yaml")
     settings = RunSettings.from_dict(config)
-    ds = _load(settings)
-    engine = _engine(settings, _spec(settings, ds, config.get("spec")))
+    if "spec" not in config:
+        raise ImgbenchError(f"{run / 'config.yaml'}: no model spec recorded")
+    engine = _engine(settings, resolve(config["spec"]))
     path = run / "weights" / f"{weights}{WEIGHT_SUFFIX[engine.name]}"
     if not path.exists():
         raise ImgbenchError(f"{path}: no such weights file (has the run finished an epoch?)")
     engine.load(path)
-    normalizer = Normalizer.from_dict(read_json(run / "preprocess.json"))
+    return settings, engine, read_json(run / "preprocess.json")
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best") -> dict:
+    """Recompute the metrics of a run from its saved weights, on the test or validation split."""
+    run = Path(run_dir)
+    settings, engine, pre = open_run(run, weights)
+    ds = _load(settings)
+    path = run / "weights" / f"{weights}{WEIGHT_SUFFIX[engine.name]}"
+    normalizer = Normalizer.from_dict(pre)
     if split == "test":
         X, y = ds.X_test, ds.y_test
     elif split == "val":
