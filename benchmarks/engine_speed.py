@@ -15,7 +15,6 @@ imported, so the peak resident memory reported is its own.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import sys
@@ -24,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import training_parser  # noqa: E402
 
 import imgbench  # noqa: E402,F401  (first: it configures OpenBLAS before NumPy loads)
 import numpy as np  # noqa: E402
@@ -80,11 +82,7 @@ def torch_accuracy(model, X, y, batch=1000):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default=str(REPO.parent / "shared" / "datasets"))
-    ap.add_argument("--dataset", default="mnist")
-    ap.add_argument("--model", default="cnn-small")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap = training_parser(__doc__)
     ap.add_argument("--epochs", type=int, default=2, help="epochs per engine, alternating")
     ap.add_argument("--max-batches", type=int, default=0, help="stop each epoch early (0: full epoch)")
     ap.add_argument("--profile-batches", type=int, default=50)

@@ -11,13 +11,15 @@ overhead in percent (target: within 10%).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import training_parser  # noqa: E402
 
 import imgbench  # noqa: E402,F401
 import torch  # noqa: E402
@@ -48,11 +50,7 @@ def plain_epoch(model, loop: TrainingLoop, epoch: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default=str(REPO.parent / "shared" / "datasets"))
-    ap.add_argument("--dataset", default="mnist")
-    ap.add_argument("--model", default="cnn-small")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap = training_parser(__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     ds = load_dataset(args.dataset, root=args.datasets, offline=True)
