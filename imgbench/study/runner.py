@@ -121,8 +121,18 @@ def _callbacks(settings, run, engine):
     return cbs, writer, early
 
 
+def _absolute_paths(settings: RunSettings) -> None:
+    """Record data locations as absolute paths, so evaluate/resume work from any directory."""
+    if settings.root:
+        settings.root = str(Path(settings.root).expanduser().resolve())
+    for prefix in ("folder:", "csv:"):
+        if settings.dataset.startswith(prefix):
+            settings.dataset = prefix + str(Path(settings.dataset[len(prefix):]).expanduser().resolve())
+
+
 def train_run(settings: RunSettings) -> Path:
     """Train a model as ``settings`` say; returns the run directory."""
+    _absolute_paths(settings)
     seed_everything(settings.train.seed)
     ds = _load(settings)
     spec = _spec(settings, ds)

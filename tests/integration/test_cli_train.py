@@ -117,3 +117,22 @@ def test_torch_cnn_small_mnist_3_epochs_at_least_98_8(tmp_path, shared_datasets)
     assert metrics["accuracy"] >= 0.988
     evaluated = json.loads(run_cli("evaluate", tmp_path / "acc", "--json").stdout)
     assert evaluated["accuracy"] == metrics["accuracy"]
+
+
+def test_run_records_absolute_data_paths(tmp_path, monkeypatch):
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (8, 8), 40 * i + (100 if c == "b" else 0)).save(tmp_path / "imgs" / c / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    proc = run_cli("train", "--dataset", "folder:imgs", "--model", "mlp-small", "--epochs", "1", "--runs-dir", "r",
+                   "--name", "rel", "--val-split", "0.25", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "r" / "rel" / "config.yaml").read_text())
+    assert config["dataset"] == f"folder:{tmp_path / 'imgs'}"
+    monkeypatch.chdir(tmp_path / "r")
+    assert run_cli("evaluate", "rel").returncode == 0
