@@ -206,7 +206,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH (default digits)")
     p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
     p.add_argument("--model", help="zoo name (see 'imgbench models') or a YAML/JSON spec file (default mlp)")
-    p.add_argument("--engine", choices=["numpy", "torch"], help="default numpy")
+    p.add_argument("--engine", choices=["numpy", "torch", "keras"], help="default numpy")
     p.add_argument("--epochs", type=int, help="default 5")
     p.add_argument("--batch-size", type=int, help="default 64")
     p.add_argument("--lr", type=float, help="peak learning rate (default 5e-3)")

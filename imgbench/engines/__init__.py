@@ -1,18 +1,18 @@
 """Engines build a model from a spec behind one adapter protocol.
 
-``numpy`` (from scratch) and ``torch``.  Every engine offers ``fit_batch``,
+``numpy`` (from scratch), ``torch`` and ``keras``.  Every engine offers ``fit_batch``,
 ``predict_logits``, ``activations``, ``state_dict`` / ``load_state_dict``,
 ``save`` / ``load``, ``save_checkpoint`` / ``load_checkpoint``, ``reseed``,
-``set_lr`` and ``param_count``.  Engines never import each other; torch is
-imported only when its engine is created.
+``set_lr`` and ``param_count``.  Engines never import each other; torch and
+TensorFlow are imported only when their engine is created.
 """
 
 from __future__ import annotations
 
 from ..errors import ImgbenchError
 
-ENGINES = ("numpy", "torch")
-WEIGHT_SUFFIX = {"numpy": ".npz", "torch": ".pt"}
+ENGINES = ("numpy", "torch", "keras")
+WEIGHT_SUFFIX = {"numpy": ".npz", "torch": ".pt", "keras": ".weights.h5"}
 
 
 def create_engine(name: str, spec: dict, **options):
@@ -30,4 +30,13 @@ def create_engine(name: str, spec: dict, **options):
         from .torch.engine import TorchEngine
 
         return TorchEngine(spec, **options)
+    if name == "keras":
+        try:
+            import keras  # noqa: F401
+        except ImportError:
+            raise ImgbenchError("the keras engine needs Keras 3 and TensorFlow: "
+                                "pip install -c constraints.txt -e '.[keras]'") from None
+        from .keras.engine import KerasEngine
+
+        return KerasEngine(spec, **options)
     raise ImgbenchError(f"unknown engine '{name}': expected one of {', '.join(ENGINES)}")

@@ -136,3 +136,15 @@ def test_run_records_absolute_data_paths(tmp_path, monkeypatch):
     assert config["dataset"] == f"folder:{tmp_path / 'imgs'}"
     monkeypatch.chdir(tmp_path / "r")
     assert run_cli("evaluate", "rel").returncode == 0
+
+
+@pytest.mark.slow
+def test_keras_cnn_small_mnist_1_epoch_at_least_97(tmp_path, shared_datasets):
+    """The Keras engine issue's acceptance command, default settings."""
+    pytest.importorskip("keras")
+    proc = run_cli("train", "--dataset", "mnist", "--root", shared_datasets, "--model", "cnn-small",
+                   "--engine", "keras", "--epochs", "1", "--runs-dir", tmp_path, "--name", "k", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "k" / "metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.97 and metrics["param_count"] == 46730
+    assert (tmp_path / "k" / "weights" / "best.weights.h5").exists()

@@ -1,0 +1,1 @@
+"""The Keras 3 engine (TensorFlow is imported only when this engine is used)."""

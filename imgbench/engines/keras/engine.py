@@ -1,0 +1,138 @@
+"""The Keras 3 engine behind the common adapter protocol (TensorFlow backend unless KERAS_BACKEND says otherwise)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ImgbenchError
+from .layout import nchw_to_nhwc, nhwc_to_nchw
+from .model import build_keras_model, get_numpy_state, keras, keras_name, set_numpy_state
+
+
+def make_optimizer(name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+                   nesterov: bool = False):
+    """The Keras twin of the other engines' optimiser of the same name."""
+    if weight_decay and name in ("sgd", "adam"):
+        # Keras's weight_decay is decoupled; PyTorch-style L2 on every parameter would need a custom
+        # train step per backend.  Refuse rather than silently train something different.
+        raise ImgbenchError(f"the keras engine supports weight decay only with --optimizer adamw "
+                            f"(decoupled); '{name}' with --weight-decay would differ from the other engines")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=momentum, nesterov=nesterov)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay, epsilon=1e-8)
+    raise ImgbenchError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+
+
+class KerasEngine:
+    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``.
+
+    Inputs arrive NCHW like every engine's; they are converted to NHWC here and
+    feature maps are converted back, so callers never see Keras's layout.
+    """
+
+    name = "keras"
+
+    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
+                 label_smoothing: float = 0.0, **_ignored):
+        self.spec = spec
+        self.num_classes = spec["num_classes"]
+        self.model = build_keras_model(spec, seed)
+        self.optimizer = make_optimizer(optimizer, lr, weight_decay, momentum, nesterov)
+        self.model.compile(optimizer=self.optimizer,
+                           loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                                     label_smoothing=label_smoothing),
+                           metrics=[keras.metrics.CategoricalAccuracy(name="acc")])
+        self.device = keras.backend.backend()
+
+    def _x(self, X: np.ndarray) -> np.ndarray:
+        return nchw_to_nhwc(X) if X.ndim == 4 else X
+
+    def set_lr(self, lr: float) -> None:
+        self.optimizer.learning_rate.assign(float(lr))
+
+    def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """One optimisation step (Keras's compiled train step); mean loss and correct predictions."""
+        onehot = np.eye(self.num_classes, dtype=np.float32)[y]
+        logs = self.model.train_on_batch(self._x(X), onehot, return_dict=True)
+        return float(logs["loss"]), int(round(float(logs["acc"]) * len(y)))
+
+    def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logits in inference mode (dropout off, BatchNorm moving statistics)."""
+        if len(X) == 0:
+            return np.zeros((0, self.num_classes), np.float32)
+        return np.concatenate([np.asarray(self.model.predict_on_batch(self._x(X[i : i + batch_size])))
+                               for i in range(0, len(X), batch_size)])
+
+    def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
+        """Outputs of the named top-level layers (all if None), converted to NCHW / (N, F)."""
+        names = [l["name"] for l in self.spec["layers"] if layer_names is None or l["name"] in layer_names]
+        probe = keras.Model(self.model.inputs, [self.model.get_layer(keras_name(n)).output for n in names])
+        outs = probe.predict_on_batch(self._x(X))
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs)}
+
+    def param_count(self) -> int:
+        return int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return get_numpy_state(self.model, self.spec)
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        set_numpy_state(self.model, self.spec, state)
+
+    def reseed(self, seed: int, epoch: int) -> None:
+        """Reseed Keras's generators (dropout) from (seed, epoch)."""
+        keras.utils.set_random_seed((seed * 100_003 + epoch) % 2**31)
+        for layer in self.model.layers:
+            gen = getattr(layer, "seed_generator", None)
+            if gen is not None and hasattr(gen, "state"):
+                gen.state.assign(np.array([seed * 100_003 + epoch + hash(layer.name) % 1000, 0],
+                                          dtype=gen.state.dtype.name if hasattr(gen.state.dtype, "name") else "uint32"))
+
+    def save(self, path) -> None:
+        """Weights in Keras's own ``.weights.h5`` format, written atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load(self, path) -> None:
+        try:
+            self.model.load_weights(str(path))
+        except (ValueError, OSError) as exc:
+            raise ImgbenchError(f"{path}: cannot load Keras weights for this model ({str(exc).splitlines()[0]})") from None
+
+    def save_checkpoint(self, path) -> None:
+        """Weights (``.weights.h5``) plus the optimiser's variables beside them (``optimizer.npz``)."""
+        from ...fileio import atomic_write
+
+        self.save(path)
+        arrays = {f"v{i:04d}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)}
+        with atomic_write(Path(path).with_name("optimizer.npz"), "wb") as fh:
+            np.savez(fh, **arrays)
+
+    def load_checkpoint(self, path) -> None:
+        self.load(path)
+        if not self.optimizer.built:
+            self.optimizer.build(self.model.trainable_variables)
+        with np.load(Path(path).with_name("optimizer.npz"), allow_pickle=False) as z:
+            values = [z[k] for k in sorted(z.files)]
+        if len(values) != len(self.optimizer.variables):
+            raise ImgbenchError(f"{path}: optimiser state does not fit this model")
+        for var, value in zip(self.optimizer.variables, values):
+            var.assign(value)

@@ -1,0 +1,82 @@
+"""The Keras engine: layout conversion, same parameter counts, same forward pass as PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+torch = pytest.importorskip("torch")
+
+from imgbench.engines.keras import layout  # noqa: E402
+from imgbench.engines.keras.engine import KerasEngine  # noqa: E402
+from imgbench.engines.keras.model import build_keras_model, get_numpy_state, set_numpy_state  # noqa: E402
+from imgbench.engines.numpy import NumpyModel  # noqa: E402
+from imgbench.engines.torch import build_torch_model, load_numpy_state  # noqa: E402
+from imgbench.errors import ImgbenchError  # noqa: E402
+from imgbench.specs import ZOO, build_spec, param_count  # noqa: E402
+
+
+def test_layout_round_trips():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5))
+    assert layout.nchw_to_nhwc(x).shape == (2, 4, 5, 3)
+    np.testing.assert_array_equal(layout.nhwc_to_nchw(layout.nchw_to_nhwc(x)), x)
+    w = rng.standard_normal((8, 3, 5, 5))
+    assert layout.conv_kernel_to_keras(w).shape == (5, 5, 3, 8)
+    np.testing.assert_array_equal(layout.conv_kernel_from_keras(layout.conv_kernel_to_keras(w)), w)
+    d = rng.standard_normal((10, 7))
+    np.testing.assert_array_equal(layout.dense_kernel_from_keras(layout.dense_kernel_to_keras(d)), d)
+
+
+def _shape(model):
+    return [3, 32, 32] if model in ("vgg-small", "resnet-small", "ann-256k", "cnn-250k") else [1, 28, 28]
+
+
+@pytest.mark.parametrize("model", sorted(ZOO))
+def test_keras_matches_torch(model):
+    spec = build_spec(model, _shape(model), 10)
+    state = NumpyModel(spec, seed=3).state_dict()
+    for k in state:  # non-trivial BatchNorm statistics, so eval-mode normalisation is exercised
+        if k.endswith("running_var"):
+            state[k] = np.random.default_rng(1).uniform(0.5, 2.0, state[k].shape).astype(np.float32)
+        if k.endswith("running_mean"):
+            state[k] = np.random.default_rng(2).normal(0, 0.1, state[k].shape).astype(np.float32)
+    km = build_keras_model(spec)
+    assert int(sum(np.prod(w.shape) for w in km.trainable_weights)) == param_count(spec)
+    set_numpy_state(km, spec, state)
+    tm = build_torch_model(spec)
+    load_numpy_state(tm, state)
+    tm.eval()
+    X = np.random.default_rng(0).standard_normal((4, *spec["input_shape"])).astype(np.float32)
+    with torch.no_grad():
+        expected = tm(torch.tensor(X)).numpy()
+    got = np.asarray(km.predict_on_batch(layout.nchw_to_nhwc(X)))
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    back = get_numpy_state(km, spec)
+    for k, v in state.items():
+        np.testing.assert_array_equal(back[k], v)
+
+
+def test_cnn_small_has_46730_parameters_in_keras():
+    engine = KerasEngine(build_spec("cnn-small", [1, 28, 28], 10))
+    assert engine.param_count() == 46730
+
+
+def test_batchnorm_and_init_defaults_come_from_the_spec():
+    spec = build_spec("vgg-small", [3, 32, 32], 10)
+    bn = [l for l in build_keras_model(spec).layers if l.__class__.__name__ == "BatchNormalization"][0]
+    assert bn.momentum == pytest.approx(0.9) and bn.epsilon == pytest.approx(1e-5)
+
+
+def test_activations_come_back_nchw():
+    spec = build_spec("cnn-small", [1, 28, 28], 10)
+    engine = KerasEngine(spec)
+    acts = engine.activations(np.zeros((2, 1, 28, 28), np.float32), ["conv1", "pool2", "dense2"])
+    assert acts["conv1"].shape == (2, 16, 24, 24) and acts["pool2"].shape == (2, 32, 4, 4)
+    assert acts["dense2"].shape == (2, 10)
+
+
+def test_coupled_weight_decay_is_refused():
+    with pytest.raises(ImgbenchError, match="only with --optimizer adamw"):
+        KerasEngine(build_spec("mlp-small", [1, 8, 8], 10), optimizer="adam", weight_decay=1e-4)
