@@ -80,3 +80,21 @@ def test_activations_come_back_nchw():
 def test_coupled_weight_decay_is_refused():
     with pytest.raises(ImgbenchError, match="only with --optimizer adamw"):
         KerasEngine(build_spec("mlp-small", [1, 8, 8], 10), optimizer="adam", weight_decay=1e-4)
+
+
+def test_reseeded_dropout_is_the_same_in_another_process():
+    """Resume happens in a new process: masks must not depend on Python's salted str hashes."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from imgbench.engines.keras.engine import KerasEngine\n"
+            "from imgbench.specs import build_spec\n"
+            "e = KerasEngine(build_spec('keras-convnet', [1, 28, 28], 10))\n"
+            "e.reseed(3, 1)\n"
+            "x = np.ones((4, 28, 28, 1), np.float32)\n"
+            "print(np.asarray(e.model(x, training=True)).round(5).tolist())\n")
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PYTHONHASHSEED": str(salt)}).stdout for salt in (1, 2)]
+    assert outs[0] and outs[0] == outs[1]

@@ -90,12 +90,14 @@ class KerasEngine:
 
     def reseed(self, seed: int, epoch: int) -> None:
         """Reseed Keras's generators (dropout) from (seed, epoch)."""
-        keras.utils.set_random_seed((seed * 100_003 + epoch) % 2**31)
-        for layer in self.model.layers:
+        base = (seed * 100_003 + epoch) % 2**31
+        keras.utils.set_random_seed(base)
+        # The layer's index, not hash(name): str hashes are salted per process, and a resumed
+        # run must draw the same masks in a new process.
+        for i, layer in enumerate(self.model.layers):
             gen = getattr(layer, "seed_generator", None)
-            if gen is not None and hasattr(gen, "state"):
-                gen.state.assign(np.array([seed * 100_003 + epoch + hash(layer.name) % 1000, 0],
-                                          dtype=gen.state.dtype.name if hasattr(gen.state.dtype, "name") else "uint32"))
+            if gen is not None:
+                gen.state.assign(np.array([base + i, 0], dtype=gen.state.dtype))
 
     def save(self, path) -> None:
         """Weights in Keras's own ``.weights.h5`` format, written atomically."""
