@@ -86,8 +86,3 @@ class Augmenter:
         if self.max_shift or self.max_degrees:
             X = random_affine(X, rng, self.max_shift, self.max_degrees)
         return X
-
-    def describe(self) -> dict:
-        """Settings, for the run's config."""
-        return {"crop_padding": self.crop_padding, "flip": self.flip,
-                "max_shift": self.max_shift, "max_degrees": self.max_degrees}

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import ImgbenchError
 from ..fileio import atomic_write_text
+from ..training.loop import HISTORY_COLUMNS
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
 def unique_run_dir(runs_dir: str | Path, name: str) -> Path:

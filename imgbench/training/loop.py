@@ -45,12 +45,14 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
 @dataclass
 class History:
     """One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds."""
 
     rows: list[dict] = field(default_factory=list)
-    COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
     def last(self) -> dict:
         return self.rows[-1] if self.rows else {}

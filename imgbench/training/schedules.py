@@ -18,9 +18,6 @@ class Schedule:
     def __call__(self, step: int) -> float:
         return self.base_lr
 
-    def describe(self) -> dict:
-        return {"name": type(self).__name__.lower(), "lr": self.base_lr}
-
 
 class Constant(Schedule):
     """``lr`` throughout."""
