@@ -1,7 +1,7 @@
-"""One training epoch of the same model in the NumPy and PyTorch engines, on the same batches.
+"""One training epoch of the same model in the NumPy, PyTorch and Keras engines, on the same batches.
 
 Usage: python benchmarks/engine_speed.py [--datasets ../shared/datasets] [--model cnn-small]
-       [--batch-size 128] [--epochs 2] [--max-batches N] [--profile-batches 50]
+       [--batch-size 128] [--epochs 2] [--max-batches N] [--profile-batches 50] [--no-keras]
 
 Both engines start from the same initial weights (copied from the NumPy model)
 and train with Adam (lr 1e-3) on identical normalised batches from the shared
@@ -11,6 +11,12 @@ side in one run; the engines alternate epoch by epoch and the fastest epoch
 of each counts, which damps this machine's noise), then the NumPy engine's
 per-layer time profile.  The NumPy engine's first epoch runs before torch is
 imported, so the peak resident memory reported is its own.
+
+When Keras is installed, the Keras engine (imgbench's adapter: one compiled
+``train_on_batch`` step per shared batch) trains the same epochs too, and a
+plain ``model.fit`` epoch of the same Keras model on the same training
+arrays runs beside it, so the adapter's overhead over idiomatic Keras is
+measured in the same run (target: within 15%).  TensorFlow is imported last.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -81,11 +88,67 @@ def torch_accuracy(model, X, y, batch=1000):
     return hits / len(X)
 
 
+def keras_epoch(engine, batches):
+    """imgbench's Keras engine on the shared batches (what ``imgbench train --engine keras`` runs)."""
+    t = time.perf_counter()
+    n = 0
+    for Xb, yb in batches:
+        engine.fit_batch(Xb, yb)
+        n += len(yb)
+    return time.perf_counter() - t, n
+
+
+def plain_fit_epoch(model, X_nhwc, onehot, batch_size, seed):
+    """What a Keras user writes: one ``model.fit`` epoch over in-memory arrays, shuffled."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    t = time.perf_counter()
+    model.fit(X_nhwc, onehot, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+    return time.perf_counter() - t
+
+
+def keras_accuracy(engine, X, y):
+    return float((engine.predict_logits(X, 1000).argmax(1) == y).mean())
+
+
+def run_keras(args, spec, init_state, batches, X_train, y_train, X_test, y_test):
+    """Times of the Keras engine and of plain ``model.fit``, alternating; None when Keras is missing."""
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        return None
+    from imgbench.engines.keras.engine import KerasEngine
+    from imgbench.engines.keras.layout import nchw_to_nhwc
+    from imgbench.engines.keras.model import build_keras_model
+
+    ours = KerasEngine(spec, seed=0, lr=1e-3)
+    ours.load_state_dict(init_state)
+    plain = build_keras_model(spec, seed=0)
+    plain.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    n = args.max_batches * args.batch_size if args.max_batches else len(y_train)
+    X_nhwc = np.ascontiguousarray(nchw_to_nhwc(X_train[:n]))
+    onehot = np.eye(spec["num_classes"], dtype=np.float32)[y_train[:n]]
+    # The first call of each traces and compiles its step function; keep that out of the timings.
+    keras_epoch(ours, [next(iter(batches(99)))])
+    plain.fit(X_nhwc[: args.batch_size], onehot[: args.batch_size], batch_size=args.batch_size, verbose=0)
+    ours_times, plain_times, acc = [], [], None
+    for epoch in range(args.epochs):
+        ours_times.append(keras_epoch(ours, batches(epoch))[0])
+        if acc is None:
+            acc = keras_accuracy(ours, X_test, y_test)
+        plain_times.append(plain_fit_epoch(plain, X_nhwc, onehot, args.batch_size, epoch))
+    return {"ours": ours_times, "plain": plain_times, "acc": acc, "backend": keras.backend.backend(),
+            "version": keras.__version__}
+
+
 def main() -> None:
     ap = training_parser(__doc__)
     ap.add_argument("--epochs", type=int, default=2, help="epochs per engine, alternating")
     ap.add_argument("--max-batches", type=int, default=0, help="stop each epoch early (0: full epoch)")
     ap.add_argument("--profile-batches", type=int, default=50)
+    ap.add_argument("--no-keras", action="store_true", help="skip the Keras engine and plain model.fit")
     args = ap.parse_args()
 
     ds = load_dataset(args.dataset, root=args.datasets, offline=True)
@@ -123,6 +186,9 @@ def main() -> None:
         np_times.append(numpy_epoch(np_model, batches(epoch))[0])
         t_times.append(torch_epoch(t_model, batches(epoch))[0])
     np_time, t_time = min(np_times), min(t_times)
+    X_train = norm(ds.X_train)
+    k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test,
+                                             ds.y_test)
 
     prof_model = NumpyModel(spec, seed=0)
     profiler = LayerProfiler(prof_model)
@@ -135,7 +201,15 @@ def main() -> None:
     print("-" * 40)
     print(f"{'numpy':<10} {np_time:>8.2f} {n / np_time:>9.0f} {np_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in np_times)}")
     print(f"{'torch':<10} {t_time:>8.2f} {n / t_time:>9.0f} {t_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in t_times)}")
+    if k:
+        ko, kp = min(k["ours"]), min(k["plain"])
+        print(f"{'keras':<10} {ko:>8.2f} {n / ko:>9.0f} {k['acc']:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in k['ours'])}")
+        print(f"{'model.fit':<10} {kp:>8.2f} {n / kp:>9.0f} {'':>9}   epochs: {', '.join(f'{t:.2f}' for t in k['plain'])}"
+              f"   (plain Keras, same model and arrays)")
     print(f"\nratio numpy / torch: {np_time / t_time:.2f}  (target <= 2.0)")
+    if k:
+        print(f"keras engine overhead over plain model.fit: {100 * (ko / kp - 1):+.1f}%  (target: within 15%; "
+              f"Keras {k['version']} on {k['backend']})")
     print(f"numpy engine peak resident memory: {np_rss:.0f} MiB (target < 1024)")
     print(f"threads: BLAS {blas}, torch {torch.get_num_threads()}, CPUs {os.cpu_count()}")
 
