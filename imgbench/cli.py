@@ -12,6 +12,8 @@ import json
 import sys
 import warnings
 
+from .errors import ImgbenchError
+
 
 def _print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2)
@@ -82,7 +84,6 @@ def cmd_data_download(args) -> int:
     from .data.download import download_dataset
     from .data.load import resolve_name
     from .data.locate import download_root
-    from .errors import ImgbenchError
 
     name = resolve_name(args.name)
     info = CATALOG.get(name)
@@ -97,7 +98,6 @@ def cmd_data_download(args) -> int:
 def cmd_models(args) -> int:
     from .data.catalog import CATALOG
     from .data.load import resolve_name
-    from .errors import ImgbenchError
     from .specs import ZOO, SpecError, build_spec, param_count
 
     name = resolve_name(args.dataset)
@@ -198,6 +198,161 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _apply_overrides(study, args):
+    """--seeds / --epochs / --max-steps / --engines change a study for this invocation."""
+    if args.seeds:
+        try:
+            study.seeds = [int(x) for x in args.seeds.split(",")]
+        except ValueError:
+            raise ImgbenchError(f"--seeds takes comma-separated integers, found '{args.seeds}'") from None
+        for g in study.groups:
+            g.pop("seeds", None)
+    for key in ("epochs", "max_steps"):
+        value = getattr(args, key)
+        if value is not None:
+            study.train[key] = value
+            for g in study.groups:
+                g.get("train", {}).pop(key, None)
+    if args.engines:
+        wanted = args.engines.split(",")
+        for g in study.groups:
+            g["engines"] = [e for e in g["engines"] if e in wanted]
+        study.groups = [g for g in study.groups if g["engines"]]
+        if not study.groups:
+            raise ImgbenchError(f"--engines {args.engines}: no run of this study uses those engines")
+    return study
+
+
+def cmd_compare(args) -> int:
+    from .study.compare import run_study
+    from .study.presets import PRESETS, preset
+    from .study.studyfile import load_study
+
+    if args.list_presets:
+        for name, p in PRESETS.items():
+            print(f"{name:<18} {p['description']}")
+        return 0
+    if bool(args.study) == bool(args.preset):
+        raise ImgbenchError("give a study file or --preset NAME (one of them; see --list-presets)")
+    study = preset(args.preset) if args.preset else load_study(args.study)
+    study = _apply_overrides(study, args)
+    if args.workers < 1:
+        raise ImgbenchError(f"--workers must be at least 1, found {args.workers}")
+    run_study(study, args.out or f"studies/{study.name}", root=args.root, workers=args.workers, quiet=args.quiet,
+              report=not args.no_report)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .study.report import write_report
+    from .study.rundir import read_yaml
+    from .study.studyfile import parse_study
+
+    if bool(args.run_dirs) == bool(args.study):
+        raise ImgbenchError("give run directories or --study DIR (one of them)")
+    if args.study:
+        folder = Path(args.study)
+        if not (folder / "study.yaml").exists():
+            raise ImgbenchError(f"{folder}: not a study directory (no study.yaml)")
+        record = read_yaml(folder / "study.yaml")
+        study = parse_study(record.get("study"), str(folder / "study.yaml"))
+        runs = [folder / "runs" / k for k in record.get("runs", [])]
+        html, md = write_report(runs, args.out or folder, study=study, notes=record.get("notes", []),
+                                command=record.get("command"))
+    else:
+        if not args.out:
+            raise ImgbenchError("--out DIR is needed with run directories")
+        html, md = write_report(args.run_dirs, args.out)
+    print(f"{html}\n{md}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .study.index import RunIndex
+
+    index = RunIndex(args.runs_dir)
+    if args.runs_command == "reindex":
+        print(f"{index.path}: {index.reindex()} runs indexed")
+        return 0
+    if args.runs_command == "rm":
+        for name in args.names:
+            print(f"removed {index.remove(name)}")
+        return 0
+    if args.runs_command == "show":
+        from .study.rundir import read_json
+
+        row = index.get(args.name)
+        if row is None:
+            raise ImgbenchError(f"no run '{args.name}' in {index.path} (try 'imgbench runs reindex')")
+        metrics_path = index.runs_dir / args.name / "metrics.json"
+        if args.json:
+            _print_json({**row, "metrics": read_json(metrics_path) if metrics_path.exists() else None})
+            return 0
+        for k, v in row.items():
+            print(f"{k:<17} {v}")
+        print(f"{'directory':<17} {index.runs_dir / args.name}")
+        return 0
+    if not index.path.exists():
+        index.reindex()
+    rows = index.list(dataset=args.dataset, model=args.model, engine=args.engine, study=args.study)
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'name':<40} {'dataset':<14} {'model':<14} {'engine':<6} {'seed':>4} {'accuracy':>9} {'seconds':>8}  study")
+    for r in rows:
+        acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else r["status"]
+        secs = f"{r['training_seconds']:.1f}" if r["training_seconds"] is not None else ""
+        dataset = (r["dataset"] or "").split(":")[-1].rstrip("/").split("/")[-1]
+        print(f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {r['seed'] if r['seed'] is not None else '':>4} "
+              f"{acc:>9} {secs:>8}  {r['study'] or ''}")
+    print(f"{len(rows)} runs in {index.runs_dir}")
+    return 0
+
+
+def _add_study_parsers(sub) -> None:
+    p = sub.add_parser("compare", help="train a study (datasets x models x engines x seeds) and write its report",
+                       description="Run a study file or a preset. Finished runs are skipped, interrupted ones "
+                                   "resumed, so running it again completes only what is missing.")
+    p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see the README)")
+    p.add_argument("--preset", help="a preset study (see --list-presets)")
+    p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
+    p.add_argument("--out", metavar="DIR", help="study directory (default studies/<name>)")
+    p.add_argument("--workers", type=int, default=1, help="train in N worker processes (default 1)")
+    p.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
+    p.add_argument("--epochs", type=int, help="epochs for every run, replacing the study's")
+    p.add_argument("--max-steps", type=int, help="stop every run after N steps (a dry run of the study)")
+    p.add_argument("--engines", help="comma-separated engines: keep only their runs")
+    p.add_argument("--no-report", action="store_true", help="train only")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="write report.html and report.md from run directories or a study",
+                       description="Build the comparative report only from run directories.")
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
+    p.add_argument("--study", metavar="DIR", help="a study directory written by 'imgbench compare'")
+    p.add_argument("--out", metavar="DIR", help="where report.html/report.md go (default: the study directory)")
+    p.set_defaults(func=cmd_report)
+
+    runs = sub.add_parser("runs", help="list, show, remove and reindex runs (SQLite index over run directories)")
+    rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    p = rsub.add_parser("list", help="runs in a runs directory, with filters")
+    for flag in ("dataset", "model", "engine", "study"):
+        p.add_argument(f"--{flag}", help=f"only runs with this {flag}" + (" (substring)" if flag == "dataset" else ""))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p2 = rsub.add_parser("show", help="one run's index row")
+    p2.add_argument("name")
+    p2.add_argument("--json", action="store_true", help="the row and metrics.json")
+    p3 = rsub.add_parser("rm", help="delete run directories and their index rows")
+    p3.add_argument("names", nargs="+", metavar="NAME")
+    p4 = rsub.add_parser("reindex", help="rebuild the index from the run directories")
+    for q in (p, p2, p3, p4):
+        q.add_argument("--runs-dir", default="runs", help="the runs directory (default ./runs)")
+        q.set_defaults(func=cmd_runs)
+
+
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model; writes a run directory",
                        description="Train a zoo model (or a spec file) with an engine. Every run writes "
@@ -281,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_verify)
 
     _add_train_parser(sub)
+    _add_study_parsers(sub)
 
     p = sub.add_parser("models", help="the model zoo with parameter counts for a dataset's input shape")
     p.add_argument("--dataset", default="mnist", help="named dataset whose input shape to use (default mnist)")
@@ -300,7 +456,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``imgbench`` console script."""
-    from .errors import ImgbenchError
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning

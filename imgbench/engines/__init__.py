@@ -9,6 +9,8 @@ TensorFlow are imported only when their engine is created.
 
 from __future__ import annotations
 
+import os
+
 from ..errors import ImgbenchError
 
 ENGINES = ("numpy", "torch", "keras")
@@ -31,6 +33,8 @@ def create_engine(name: str, spec: dict, **options):
 
         return TorchEngine(spec, **options)
     if name == "keras":
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO lines are noise
         try:
             import keras  # noqa: F401
         except ImportError:

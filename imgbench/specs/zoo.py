@@ -47,6 +47,12 @@ def cnn_small(input_shape, num_classes):
             {"type": "maxpool2d", "size": 2}, FLAT, _dense(64), RELU, _logits()]
 
 
+def cnn_tiny(input_shape, num_classes):
+    """cnn-small's shape with 3x3 'same' convolutions, so it fits images as small as 8x8 (digits)."""
+    return [_conv(16, 3, padding="same"), RELU, {"type": "maxpool2d", "size": 2}, _conv(32, 3, padding="same"),
+            RELU, {"type": "maxpool2d", "size": 2}, FLAT, _dense(64), RELU, _logits()]
+
+
 def lenet5(input_shape, num_classes):
     """LeNet-5 (LeCun et al. 1998) with tanh and average pooling; 28x28 inputs are padded to 32x32."""
     pad = 2 if input_shape[1] == 28 else 0
@@ -128,6 +134,7 @@ ZOO: dict[str, Callable] = {
     "mlp": mlp,
     "mlp-small": mlp_small,
     "cnn-small": cnn_small,
+    "cnn-tiny": cnn_tiny,
     "lenet5": lenet5,
     "keras-convnet": keras_convnet,
     "ann-128k": _matched(_ann, 128_000, "ann-128k"),

@@ -129,6 +129,11 @@ def environment(engine, seed: int) -> dict:
 
         env["torch"] = torch.__version__
         env["torch_threads"] = torch.get_num_threads()
+    if "keras" in sys.modules:
+        env["keras"] = sys.modules["keras"].__version__
+        env["keras_backend"] = sys.modules["keras"].backend.backend()
+    if "tensorflow" in sys.modules:
+        env["tensorflow"] = sys.modules["tensorflow"].__version__
     device = getattr(engine, "device", None)
     env["device"] = str(device) if device is not None else "cpu"
     if env["device"].startswith("cuda"):

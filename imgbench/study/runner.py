@@ -39,6 +39,7 @@ class RunSettings:
     early_stopping: str | None = None  # "val_loss" or "val_acc"
     patience: int = 5
     quiet: bool = False
+    study: str | None = None  # the study this run belongs to, if any
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
@@ -191,12 +192,48 @@ def resume_run(run_dir: str | Path) -> Path:
     return run
 
 
-def _test_metrics(engine, ds, X, y) -> dict:
+def _test_metrics(engine, ds, X, y) -> tuple[dict, np.ndarray]:
     logits = engine.predict_logits(X)
     metrics = classification_metrics(y, logits, ds.class_names)
     metrics["param_count"] = engine.param_count()
     metrics.update(inference_speed(engine, X))
-    return metrics
+    return metrics, logits
+
+
+def write_predictions(path: Path, y_true: np.ndarray, logits: np.ndarray) -> None:
+    """predictions.npz: test labels and probabilities, for significance tests and mistake galleries."""
+    from ..evaluation import softmax
+    from ..fileio import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(fh, y_true=np.asarray(y_true, np.int64), probs=softmax(logits).astype(np.float32))
+
+
+def read_predictions(run: Path) -> dict[str, np.ndarray]:
+    """``y_true`` and ``probs`` of a finished run's test split (loaded without pickle)."""
+    path = Path(run) / "predictions.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {"y_true": z["y_true"], "probs": z["probs"]}
+    except (OSError, KeyError, ValueError) as exc:
+        raise ImgbenchError(f"{path}: cannot read test predictions ({exc})") from None
+    if out["probs"].ndim != 2 or len(out["probs"]) != len(out["y_true"]):
+        raise ImgbenchError(f"{path}: expected probs (N, classes) and y_true (N,), found "
+                            f"{out['probs'].shape} and {out['y_true'].shape}")
+    return out
+
+
+def _index(run: Path) -> None:
+    """Record the run in the runs directory's SQLite index (the directory stays the source of truth)."""
+    import sqlite3
+    import warnings
+
+    from .index import RunIndex
+
+    try:
+        RunIndex(run.parent).add(run)
+    except (sqlite3.Error, OSError) as exc:
+        warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it")
 
 
 def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer, history: History) -> None:
@@ -206,12 +243,14 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
     suffix = WEIGHT_SUFFIX[engine.name]
     engine.load(run / "weights" / f"best{suffix}")
     t = time.perf_counter()
-    metrics = _test_metrics(engine, ds, normalizer(ds.X_test), ds.y_test)
+    metrics, logits = _test_metrics(engine, ds, normalizer(ds.X_test), ds.y_test)
+    write_predictions(run / "predictions.npz", ds.y_test, logits)
     metrics.update({"split": "test", "weights": f"weights/best{suffix}", "epochs_trained": len(history.rows),
                     "training_seconds": float(sum(r["seconds"] for r in history.rows)),
                     "evaluation_seconds": time.perf_counter() - t, "dataset": ds.name,
                     "model": engine.spec["name"], "engine": engine.name})
     write_json(run / "metrics.json", metrics)
+    _index(run)
     title = f"{engine.spec['name']} / {engine.name} on {ds.name}"
     if history.rows:
         plot_curves(history.rows, run / "plots" / "curves.png", title)
@@ -257,6 +296,6 @@ def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best"
             raise ImgbenchError(f"{run}: trained with --val-split 0, so there is no validation split")
     else:
         raise ImgbenchError(f"unknown split '{split}': expected test or val")
-    metrics = _test_metrics(engine, ds, normalizer(X), y)
+    metrics, _ = _test_metrics(engine, ds, normalizer(X), y)
     metrics.update({"split": split, "weights": str(path.relative_to(run))})
     return metrics

@@ -9,7 +9,8 @@ import numpy as np
 from ..fileio import atomic_write
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,14 +19,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path) -> None:
+    """Write ``fig`` as a PNG atomically."""
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
     """Loss and accuracy per epoch, training and validation, side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [r["epoch"] for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
@@ -38,13 +40,13 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title or "learning curves")
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def plot_confusion_matrix(cm, class_names, path: str | Path, title: str = "") -> None:
     """Counts with row-normalised colour (rows: true class, columns: predicted)."""
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(cm)
     k = len(class_names)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -62,5 +64,5 @@ def plot_confusion_matrix(cm, class_names, path: str | Path, title: str = "") ->
                         color="white" if share[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
     ax.set_title(title or f"confusion matrix (accuracy {np.trace(cm) / max(cm.sum(), 1):.4f})")
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
