@@ -1,0 +1,170 @@
+"""`imgbench compare`, `report` and `runs` end to end: presets, interrupted studies, workers, the browser check."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_cli_data import assert_clean_error, run_cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SMALL_STUDY = """
+name: small
+seeds: [0, 1, 2]
+train: {epochs: 20, batch_size: 64}
+datasets: [digits]
+models: [mlp-small, cnn-tiny]
+engines: [numpy]
+"""
+
+
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory):
+    """`imgbench compare --preset quick`, run once for the tests below."""
+    out = tmp_path_factory.mktemp("quick") / "study"
+    t = time.perf_counter()
+    proc = run_cli("compare", "--preset", "quick", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc, time.perf_counter() - t
+
+
+def test_quick_preset_covers_3_engines_x_2_models_x_3_seeds(quick_study):
+    out, proc, seconds = quick_study
+    runs = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
+    assert len(runs) == 18
+    for run in runs:
+        assert (out / "runs" / run / "metrics.json").exists() and (out / "runs" / run / "predictions.npz").exists()
+    md = (out / "report.md").read_text()
+    rows = [line for line in md.splitlines() if re.match(r"\| (mlp|cnn-tiny) / (numpy|torch|keras) \| 3 \|", line)]
+    assert len(rows) == 6, md[:2000]
+    for line in rows:  # every engine learns digits
+        acc = float(re.search(r"\| ([\d.]+)% ± ", line).group(1))
+        assert acc > 90, line
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 11  # curves, F1, trade-off, significance, 6 confusions, mistakes
+    assert "McNemar" in html and "Holm-adjusted" in html and "Environment" in html
+    assert "imgbench compare --preset quick" in html  # the command that reproduces it
+    listed = json.loads(run_cli("runs", "list", "--runs-dir", out / "runs", "--json").stdout)
+    assert sorted(r["name"] for r in listed) == runs and {r["study"] for r in listed} == {"quick"}
+    print(f"quick preset: {seconds:.1f} s")
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("IMGBENCH_REQUIRE_BROWSER"),
+                    reason="Chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium_without_console_errors(quick_study, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "IMGBENCH_REQUIRE_BROWSER is set but chromium is not installed"
+    out, _, _ = quick_study
+    errors = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((out / "report.html").as_uri(), wait_until="load")
+            assert page.title() == "imgbench study: quick"
+            assert page.locator("h2#digits + table tbody tr").count() == 6
+            broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+            assert broken == 0 and page.evaluate("document.images.length") >= 11
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert shot.stat().st_size > 50_000
+
+
+def _finished(runs: Path) -> dict[str, float]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/metrics.json")}
+
+
+def test_killed_study_completes_only_the_missing_runs(tmp_path):
+    study = tmp_path / "small.yaml"
+    study.write_text(SMALL_STUDY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "imgbench", "compare", study, "--out", out, "--no-report"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(_finished(out / "runs")) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _finished(out / "runs")
+    assert 2 <= len(before) < 6
+    again = run_cli("compare", study, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert f"6 runs, {len(before)} already finished, {6 - len(before)} to run" in again.stderr
+    after = _finished(out / "runs")
+    assert len(after) == 6
+    assert all(after[k] == v for k, v in before.items())  # finished runs were not touched
+    listed = json.loads(run_cli("runs", "list", "--runs-dir", out / "runs", "--json").stdout)
+    assert sorted(r["name"] for r in listed) == sorted(after)  # each run once
+    assert (out / "report.html").exists()
+    third = run_cli("compare", study, "--out", out, "--no-report")
+    assert "6 runs, 6 already finished, 0 to run" in third.stderr
+
+
+def test_two_workers_write_every_run_and_one_index(tmp_path):
+    study = tmp_path / "small.yaml"
+    study.write_text(SMALL_STUDY.replace("epochs: 20", "epochs: 2").replace("[0, 1, 2]", "[0, 1]"))
+    proc = run_cli("compare", study, "--out", tmp_path / "out", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "in 2 worker processes" in proc.stderr
+    rows = json.loads(run_cli("runs", "list", "--runs-dir", tmp_path / "out" / "runs", "--json").stdout)
+    assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
+    config = (tmp_path / "out" / "runs" / "digits-cnn-tiny-numpy-seed1" / "config.yaml").read_text()
+    assert "threads: 1" in config  # each worker used its share of the 2 cores
+
+
+def test_compare_and_report_errors(tmp_path):
+    assert_clean_error(run_cli("compare", "--preset", "nope"), "unknown preset 'nope'")
+    assert_clean_error(run_cli("compare"), "give a study file or --preset")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\ndatasets: [digits]\nmodels: [cnn-small]\nengines: [numpy]\n")
+    assert_clean_error(run_cli("compare", bad, "--out", tmp_path / "b"), "does not fit")
+    assert not (tmp_path / "b" / "runs").exists()  # nothing trained before the plan was checked
+    assert_clean_error(run_cli("report", "--out", tmp_path / "r", tmp_path), "not a run directory")
+    assert_clean_error(run_cli("report", "--study", tmp_path), "not a study directory")
+    study = tmp_path / "small.yaml"
+    study.write_text(SMALL_STUDY.replace("[0, 1, 2]", "[0]").replace("epochs: 20", "epochs: 1"))
+    assert run_cli("compare", study, "--out", tmp_path / "s", "--no-report").returncode == 0
+    assert_clean_error(run_cli("compare", study, "--out", tmp_path / "s", "--epochs", "3"), "choose another --out")
+    assert_clean_error(run_cli("runs", "show", "nope", "--runs-dir", tmp_path / "s" / "runs"), "no run 'nope'")
+    proc = run_cli("runs", "rm", "digits-mlp-small-numpy-seed0", "--runs-dir", tmp_path / "s" / "runs")
+    assert proc.returncode == 0 and not (tmp_path / "s" / "runs" / "digits-mlp-small-numpy-seed0").exists()
+
+
+def test_report_from_run_directories(quick_study, tmp_path):
+    out, _, _ = quick_study
+    runs = [out / "runs" / f"digits-mlp-{e}-seed0" for e in ("numpy", "torch")]
+    proc = run_cli("report", *runs, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "report.md").read_text()
+    assert "| mlp / numpy | 1 |" in md and "bootstrap" in (tmp_path / "report.html").read_text()
+    assert "imgbench train --config" in md  # how to reproduce each run
+
+
+def test_ann_vs_cnn_preset_covers_both_datasets_with_reported_figures(tmp_path, shared_datasets):
+    """A dry run of the preset (1 seed, a few steps): the table must cover both datasets and the classic figures."""
+    proc = run_cli("compare", "--preset", "ann-vs-cnn", "--root", shared_datasets, "--out", tmp_path,
+                   "--seeds", "0", "--epochs", "1", "--max-steps", "3")
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "report.md").read_text()
+    assert "## fashion-mnist" in md and "## cifar10-jpg" in md
+    for label in ("ann-128k / keras", "cnn-125k / keras", "ann-256k / keras", "cnn-250k / keras"):
+        assert f"| {label} | 1 |" in md
+    assert "| ann-128k / keras | 88.00% |" in md and "| cnn-250k / keras | 48.00% |" in md
+    assert "image-folder copy" in md  # says that the JPEG copy stood in for CIFAR-10
