@@ -79,6 +79,23 @@ class KerasEngine:
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs)}
 
+    def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
+        """``d logits[n, classes[n]] / d X[n]`` in inference mode (saliency), NCHW like ``X``.
+
+        Needs the TensorFlow backend (``tf.GradientTape``); other Keras backends are refused.
+        """
+        if keras.backend.backend() != "tensorflow":
+            raise ImgbenchError(f"saliency with the keras engine needs the TensorFlow backend, "
+                                f"not '{keras.backend.backend()}'")
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(self._x(X))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logits = self.model(x, training=False)
+            chosen = tf.gather(logits, tf.constant(np.asarray(classes)[:, None]), batch_dims=1)
+        return nhwc_to_nchw(tape.gradient(chosen, x).numpy())
+
     def param_count(self) -> int:
         return int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
 

@@ -54,6 +54,15 @@ class NumpyEngine:
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
         return self.model.activations(X, layer_names)
 
+    def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
+        """``d logits[n, classes[n]] / d X[n]`` in evaluation mode (saliency), shaped like ``X``."""
+        logits = self.model.forward(X, training=False)
+        d = np.zeros_like(logits)
+        d[np.arange(len(X)), np.asarray(classes)] = 1.0
+        grad = self.model.input_gradient(d)
+        self.model.zero_grad()  # backward also accumulated parameter gradients; they are not wanted
+        return grad
+
     def param_count(self) -> int:
         return self.model.param_count()
 

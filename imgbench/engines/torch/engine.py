@@ -121,6 +121,16 @@ class TorchEngine:
                 out[name] = x.float().contiguous().cpu().numpy()
         return out
 
+    def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
+        """``d logits[n, classes[n]] / d X[n]`` in evaluation mode (saliency), shaped like ``X``."""
+        self.model.eval()
+        x = self._to_device(X).detach().requires_grad_(True)
+        logits = self.model(x).float()
+        idx = torch.as_tensor(np.asarray(classes), device=logits.device)
+        logits.gather(1, idx[:, None]).sum().backward()
+        self.model.zero_grad(set_to_none=True)
+        return x.grad.float().contiguous().cpu().numpy()
+
     def param_count(self) -> int:
         return int(sum(p.numel() for p in self.model.parameters()))
 
