@@ -311,6 +311,87 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _print_written(paths) -> int:
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_visualize(args) -> int:
+    from .study.visualize import visualize_run
+
+    return _print_written(visualize_run(args.run_dir, args.out or f"{args.run_dir}/plots/visualize", image=args.image,
+                                        index=args.index, split=args.split, weights=args.weights))
+
+
+def cmd_walkthrough(args) -> int:
+    from .study.visualize import walkthrough
+
+    return _print_written([walkthrough(args.out, image=args.image, dataset=args.dataset, root=args.root,
+                                       index=args.index, kernel=args.kernel, stride=args.stride,
+                                       padding=args.padding)])
+
+
+def cmd_gallery(args) -> int:
+    from .study.visualize import gallery
+
+    return _print_written(gallery(args.run_dir, args.out or f"{args.run_dir}/plots", split=args.split,
+                                  weights=args.weights, count=args.count, seed=args.seed))
+
+
+def cmd_embedding(args) -> int:
+    from .study.visualize import embedding
+
+    methods = ("pca", "tsne") if args.method == "both" else (args.method,)
+    return _print_written(embedding(args.run_dir, args.out or f"{args.run_dir}/plots", methods=methods,
+                                    split=args.split, samples=args.samples, weights=args.weights))
+
+
+def _add_visual_parsers(sub) -> None:
+    p = sub.add_parser("visualize", help="filters, feature maps, probabilities and saliency for one image",
+                       description="For a trained run (any engine): the first conv layer's filters, the feature "
+                                   "maps of every conv and pool layer, the class probabilities and a saliency map, "
+                                   "for an image file (preprocessed as 'predict' does) or a dataset image.")
+    p.add_argument("run_dir")
+    p.add_argument("--image", metavar="PATH", help="an image file")
+    p.add_argument("--index", type=int, metavar="N", help="the N-th image of --split instead of a file")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots/visualize")
+    p.set_defaults(func=cmd_visualize)
+
+    p = sub.add_parser("walkthrough", help="one convolution, ReLU and max-pool step on an image, in one figure",
+                       description="The classic manual exercise, computed with the NumPy engine's own conv2d and "
+                                   "max_pool2d: original, kernel, convolved map, ReLU, 2x2 max-pooled map.")
+    p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (or use --dataset)")
+    p.add_argument("--dataset", help="take --index N of this dataset's test split instead")
+    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--kernel", default="edge", help="edge, blur, sharpen or learned:RUN_DIR[:FILTER] (default edge)")
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--padding", type=int, default=0)
+    p.add_argument("--out", metavar="DIR", default="walkthrough", help="default ./walkthrough")
+    p.set_defaults(func=cmd_walkthrough)
+
+    p = sub.add_parser("gallery", help="sample predictions, the most confident mistakes, examples per class")
+    p.add_argument("run_dir")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--count", type=int, default=24, help="images per gallery (default 24)")
+    p.add_argument("--seed", type=int, default=0, help="which random images are shown")
+    p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")
+    p.set_defaults(func=cmd_gallery)
+
+    p = sub.add_parser("embedding", help="PCA / t-SNE of the penultimate layer's activations, coloured by class")
+    p.add_argument("run_dir")
+    p.add_argument("--method", choices=["pca", "tsne", "both"], default="both")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--samples", type=int, default=2000, help="stratified subset size (default 2000)")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")
+    p.set_defaults(func=cmd_embedding)
+
+
 def _add_study_parsers(sub) -> None:
     p = sub.add_parser("compare", help="train a study (datasets x models x engines x seeds) and write its report",
                        description="Run a study file or a preset. Finished runs are skipped, interrupted ones "
@@ -437,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(sub)
     _add_study_parsers(sub)
+    _add_visual_parsers(sub)
 
     p = sub.add_parser("models", help="the model zoo with parameter counts for a dataset's input shape")
     p.add_argument("--dataset", default="mnist", help="named dataset whose input shape to use (default mnist)")

@@ -127,6 +127,14 @@ def image_to_input(path: str | Path, image_shape, style: str = "fit", dark_backg
     return fit_image(im, tuple(image_shape), dark_background)
 
 
+def load_grey(path: str | Path, max_side: int = 256) -> np.ndarray:
+    """A user's image as a 2-D uint8 grey array (transparency on white), shrunk to ``max_side`` pixels at most."""
+    im = _flatten_alpha(load_image(path)).convert("L")
+    if max(im.size) > max_side:
+        im.thumbnail((max_side, max_side))
+    return np.asarray(im)
+
+
 def preprocessing_style(dataset_name: str, image_shape) -> str:
     """``mnist`` for handwritten-digit data in MNIST's 28x28 format, otherwise ``fit``."""
     digits = dataset_name == "mnist" or (dataset_name.startswith("csv:") and tuple(image_shape) == (1, 28, 28))
