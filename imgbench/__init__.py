@@ -10,6 +10,10 @@ Public API (stable names; the CLI is a thin layer over these):
 - :func:`describe` -- per-split counts and pixel statistics of a dataset
 - :class:`BatchIterator`, :class:`Normalizer`, :class:`Augmenter`, :func:`train_val_split`
 - :class:`ImgbenchError` -- base of every error caused by bad input
+- :func:`build_spec`, :func:`create_engine` -- a zoo model as a spec, an engine (numpy, torch, keras) from it
+- :class:`RunSettings`, :func:`train`, :func:`resume`, :func:`evaluate`, :func:`predict` -- run directories
+- :func:`load_study`, :func:`preset`, :func:`compare`, :func:`report` -- comparative studies and their report
+- :func:`visualize`, :func:`walkthrough` -- figures of a trained run and the convolution exercise
 """
 
 import os as _os
@@ -20,11 +24,38 @@ import os as _os
 # Effective only when imgbench is imported before NumPy (the CLI, the benchmarks).
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from .data import (  # noqa: E402Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,
+from .data import (Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,  # noqa: E402
                    train_val_split)
-from .errors import ImgbenchError
+from .errors import ImgbenchError  # noqa: E402
 
 __version__ = "0.1.0"
 
+# Training, studies and figures are loaded on first use, so ``import imgbench`` stays light.
+_LAZY = {
+    "RunSettings": ("study.runner", "RunSettings"),
+    "train": ("study.runner", "train_run"),
+    "resume": ("study.runner", "resume_run"),
+    "evaluate": ("study.runner", "evaluate_run"),
+    "predict": ("study.predict", "predict_images"),
+    "build_spec": ("specs", "build_spec"),
+    "create_engine": ("engines", "create_engine"),
+    "load_study": ("study.studyfile", "load_study"),
+    "preset": ("study.presets", "preset"),
+    "compare": ("study.compare", "run_study"),
+    "report": ("study.report", "write_report"),
+    "visualize": ("study.visualize", "visualize_run"),
+    "walkthrough": ("study.visualize", "walkthrough"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'imgbench' has no attribute '{name}'")
+
+
 __all__ = ["Augmenter", "BatchIterator", "Dataset", "ImgbenchError", "Normalizer", "__version__",
-           "describe", "load_dataset", "train_val_split"]
+           "describe", "load_dataset", "train_val_split", *_LAZY]

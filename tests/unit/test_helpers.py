@@ -114,3 +114,13 @@ def test_dataset_validates_labels_and_shapes():
         Dataset("t", X, np.array([0, 1, 2]), X, np.array([0, 0, 0]), ("a", "b"))
     with pytest.raises(DataFormatError, match="3 images but 2 labels"):
         Dataset("t", X, np.array([0, 1]), X, np.array([0, 0, 0]), ("a", "b"))
+
+
+def test_public_api_names_resolve():
+    import imgbench
+
+    for name in imgbench.__all__:
+        assert getattr(imgbench, name) is not None, name
+    ds = imgbench.load_dataset("digits")
+    assert ds.X_train.dtype.name == "uint8"
+    assert imgbench.preset("quick").name == "quick"
