@@ -63,7 +63,8 @@ def plot_examples_per_class(X: np.ndarray, y: np.ndarray, class_names, path, per
     plt = pyplot()
     rng = np.random.default_rng(seed)
     k = len(class_names)
-    fig, axes = plt.subplots(k, per_class, figsize=(1.1 * per_class + 1.2, 1.1 * k + 0.4), squeeze=False)
+    fig, axes = plt.subplots(k, per_class, figsize=(1.1 * per_class + 1.2, 1.1 * k + 0.6), squeeze=False,
+                             layout="constrained")
     for c in range(k):
         idx = np.flatnonzero(y == c)
         chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
