@@ -249,13 +249,14 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
                     "training_seconds": float(sum(r["seconds"] for r in history.rows)),
                     "evaluation_seconds": time.perf_counter() - t, "dataset": ds.name,
                     "model": engine.spec["name"], "engine": engine.name})
-    write_json(run / "metrics.json", metrics)
-    _index(run)
     title = f"{engine.spec['name']} / {engine.name} on {ds.name}"
     if history.rows:
         plot_curves(history.rows, run / "plots" / "curves.png", title)
     plot_confusion_matrix(metrics["confusion_matrix"], ds.class_names, run / "plots" / "confusion_matrix.png",
                           f"{title}: test accuracy {metrics['accuracy']:.4f}")
+    # metrics.json last: it marks the run finished (studies skip such runs), so everything else must exist.
+    write_json(run / "metrics.json", metrics)
+    _index(run)
     if not settings.quiet:
         print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}",
               file=sys.stderr)
