@@ -18,10 +18,10 @@ MNIST_TEST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def run_cli(*args, env=None):
+def run_cli(*args, env=None, timeout=600):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "imgbench", *map(str, args)],
-                          capture_output=True, text=True, env=full_env, timeout=600)
+                          capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def assert_clean_error(proc, *needles):
