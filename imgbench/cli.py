@@ -273,6 +273,8 @@ def cmd_runs(args) -> int:
     from .study.index import RunIndex
 
     index = RunIndex(args.runs_dir)
+    if not index.runs_dir.is_dir():
+        raise ImgbenchError(f"{index.runs_dir}: no such runs directory (pass --runs-dir DIR)")
     if args.runs_command == "reindex":
         print(f"{index.path}: {index.reindex()} runs indexed")
         return 0

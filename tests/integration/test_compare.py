@@ -143,6 +143,8 @@ def test_compare_and_report_errors(tmp_path):
     assert run_cli("compare", study, "--out", tmp_path / "s", "--no-report").returncode == 0
     assert_clean_error(run_cli("compare", study, "--out", tmp_path / "s", "--epochs", "3"), "choose another --out")
     assert_clean_error(run_cli("runs", "show", "nope", "--runs-dir", tmp_path / "s" / "runs"), "no run 'nope'")
+    assert_clean_error(run_cli("runs", "list", "--runs-dir", tmp_path / "nowhere"), "no such runs directory")
+    assert not (tmp_path / "nowhere").exists()
     proc = run_cli("runs", "rm", "digits-mlp-small-numpy-seed0", "--runs-dir", tmp_path / "s" / "runs")
     assert proc.returncode == 0 and not (tmp_path / "s" / "runs" / "digits-mlp-small-numpy-seed0").exists()
 
