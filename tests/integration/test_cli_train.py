@@ -49,7 +49,8 @@ def test_name_clash_gets_a_suffix_and_config_reruns(tmp_path):
             "--name", "same", "--quiet"]
     assert run_cli(*args).returncode == 0
     assert run_cli(*args).returncode == 0
-    assert {p.name for p in tmp_path.iterdir()} == {"same", "same-2"}
+    assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {"same", "same-2"}
+    assert (tmp_path / "index.sqlite").exists()  # train indexes its runs
     rerun = run_cli("train", "--config", tmp_path / "same" / "config.yaml", "--name", "rerun")
     assert rerun.returncode == 0, rerun.stderr
     a = json.loads((tmp_path / "same" / "metrics.json").read_text())
