@@ -28,17 +28,27 @@ class NumpyEngine:
 
     def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
                  weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, half_batches: bool | None = None):
+        from . import dataparallel
+
         self.model = NumpyModel(spec, seed=seed)
         self.spec = self.model.spec
         self.loss = SoftmaxCrossEntropy(label_smoothing)
         self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr, weight_decay, momentum, nesterov)
+        # half_batches=None: on when it is exact for this model and there are cores to use.
+        if half_batches is None:
+            half_batches = dataparallel.supports(self.spec) and dataparallel.worthwhile()
+        self.half_step = dataparallel.HalfBatchStep(self.model, label_smoothing) if half_batches else None
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.lr = float(lr)
 
     def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step; returns the batch's mean loss and number of correct predictions."""
+        if self.half_step is not None and len(y) >= 32:
+            loss, hits = self.half_step(X, y)
+            self.optimizer.step()
+            return loss, hits
         self.model.zero_grad()
         logits = self.model.forward(X, training=True)
         loss = self.loss.forward(logits, y)

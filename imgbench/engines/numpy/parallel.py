@@ -10,17 +10,32 @@ Small arrays stay serial (thread hand-off would cost more than it saves).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 MIN_ELEMENTS = 1 << 18  # below ~1 MB of float32 a second thread does not pay off
 _pool: ThreadPoolExecutor | None = None
+_serial = False  # set while the cores are already busy with one half-batch each
 
 
 def num_threads() -> int:
-    """Threads used for large copies: ``$IMGBENCH_NUMPY_THREADS`` or the CPU count."""
+    """Threads used for large copies: ``$IMGBENCH_NUMPY_THREADS`` or the CPU count (1 inside :func:`serial`)."""
+    if _serial:
+        return 1
     return max(1, int(os.environ.get("IMGBENCH_NUMPY_THREADS", 0) or os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def serial():
+    """No splitting inside this block (the caller already keeps every core busy)."""
+    global _serial
+    previous, _serial = _serial, True
+    try:
+        yield
+    finally:
+        _serial = previous
 
 
 def split_run(n: int, fn: Callable[[int, int], None], elements: int) -> None:
