@@ -43,8 +43,9 @@ from imgbench.engines.numpy.profile import LayerProfiler  # noqa: E402
 from imgbench.specs import build_spec  # noqa: E402
 
 
-def numpy_engine_epoch(engine, batches):
-    """The NumPy engine's own step (what ``imgbench train`` runs: half-batches on two cores when exact)."""
+def engine_epoch(engine, batches):
+    """An imgbench engine's own ``fit_batch`` over the batches: what ``imgbench train`` runs
+    (for NumPy, half-batches on two cores when exact; for Keras, one compiled step per batch)."""
     t = time.perf_counter()
     n = 0
     for Xb, yb in batches:
@@ -100,16 +101,6 @@ def torch_accuracy(model, X, y, batch=1000):
     return hits / len(X)
 
 
-def keras_epoch(engine, batches):
-    """imgbench's Keras engine on the shared batches (what ``imgbench train --engine keras`` runs)."""
-    t = time.perf_counter()
-    n = 0
-    for Xb, yb in batches:
-        engine.fit_batch(Xb, yb)
-        n += len(yb)
-    return time.perf_counter() - t, n
-
-
 def plain_fit_epoch(model, X_nhwc, onehot, batch_size, seed):
     """What a Keras user writes: one ``model.fit`` epoch over in-memory arrays, shuffled."""
     import keras
@@ -143,11 +134,11 @@ def run_keras(args, spec, init_state, batches, X_train, y_train, X_test, y_test)
     X_nhwc = np.ascontiguousarray(nchw_to_nhwc(X_train[:n]))
     onehot = np.eye(spec["num_classes"], dtype=np.float32)[y_train[:n]]
     # The first call of each traces and compiles its step function; keep that out of the timings.
-    keras_epoch(ours, [next(iter(batches(99)))])
+    engine_epoch(ours, [next(iter(batches(99)))])
     plain.fit(X_nhwc[: args.batch_size], onehot[: args.batch_size], batch_size=args.batch_size, verbose=0)
     ours_times, plain_times, acc = [], [], None
     for epoch in range(args.epochs):
-        ours_times.append(keras_epoch(ours, batches(epoch))[0])
+        ours_times.append(engine_epoch(ours, batches(epoch))[0])
         if acc is None:
             acc = keras_accuracy(ours, X_test, y_test)
         plain_times.append(plain_fit_epoch(plain, X_nhwc, onehot, args.batch_size, epoch))
@@ -182,7 +173,7 @@ def main() -> None:
     np_engine = NumpyEngine(spec, seed=0, lr=1e-3)
     np_model = np_engine.model
     init_state = {k: v.copy() for k, v in np_model.state_dict().items()}
-    np_times = [numpy_engine_epoch(np_engine, batches(0))[0]]
+    np_times = [engine_epoch(np_engine, batches(0))[0]]
     np_acc = numpy_accuracy(np_model, X_test, ds.y_test)
     np_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
 
@@ -196,7 +187,7 @@ def main() -> None:
     t_times = [t_time]
     t_acc = torch_accuracy(t_model, X_test, ds.y_test)
     for epoch in range(1, args.epochs):
-        np_times.append(numpy_engine_epoch(np_engine, batches(epoch))[0])
+        np_times.append(engine_epoch(np_engine, batches(epoch))[0])
         t_times.append(torch_epoch(t_model, batches(epoch))[0])
     np_time, t_time = min(np_times), min(t_times)
     X_train = norm(ds.X_train)
