@@ -270,6 +270,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from .data import short_name
     from .study.index import RunIndex
 
     index = RunIndex(args.runs_dir)
@@ -306,7 +307,7 @@ def cmd_runs(args) -> int:
     for r in rows:
         acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else r["status"]
         secs = f"{r['training_seconds']:.1f}" if r["training_seconds"] is not None else ""
-        dataset = (r["dataset"] or "").split(":")[-1].rstrip("/").split("/")[-1]
+        dataset = short_name(r["dataset"] or "")
         print(f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {r['seed'] if r['seed'] is not None else '':>4} "
               f"{acc:>9} {secs:>8}  {r['study'] or ''}")
     print(f"{len(rows)} runs in {index.runs_dir}")

@@ -10,12 +10,12 @@ from .augment import Augmenter, random_affine, random_crop, random_flip
 from .batching import BatchIterator, epoch_order
 from .catalog import CATALOG, DatasetInfo
 from .dataset import Dataset
-from .load import load_dataset, resolve_name
+from .load import load_dataset, resolve_name, short_name
 from .splits import Normalizer, channel_stats, stratified_split, train_val_split
 from .summary import describe
 
 __all__ = [
     "Augmenter", "BatchIterator", "CATALOG", "Dataset", "DatasetInfo", "Normalizer", "channel_stats",
     "describe", "epoch_order", "load_dataset", "random_affine", "random_crop", "random_flip",
-    "resolve_name", "stratified_split", "train_val_split",
+    "resolve_name", "short_name", "stratified_split", "train_val_split",
 ]

@@ -35,6 +35,12 @@ def resolve_name(name: str) -> str:
     return key
 
 
+def short_name(name: str) -> str:
+    """A dataset name fit for run names and tables: ``mnist`` for ``mnist``, ``cifar10-jpg`` for
+    ``folder:/data/cifar10-jpg``."""
+    return name.split(":", 1)[-1].rstrip("/").split("/")[-1]
+
+
 def _not_found(info: DatasetInfo, root, reason: str) -> DatasetNotFoundError:
     dirs = "\n".join(f"  {r / info.name}" for r in search_roots(root))
     files = "\n".join(f"  {f}" for f in expected_files(info))

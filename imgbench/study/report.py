@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import short_name
 from ..errors import ImgbenchError
 from ..evaluation import bootstrap_accuracy_ci, holm_adjust, mcnemar_exact, mean_ci
 from .rundir import read_history, read_json, read_yaml
 from .runner import read_predictions
-from .studyfile import Study, short_dataset_name
+from .studyfile import Study
 
 ENV_KEYS = ("imgbench", "python", "platform", "machine", "cpu_count", "numpy", "torch", "torch_threads",
             "tensorflow", "keras", "device", "gpu", "blas", "git_revision")
@@ -41,7 +42,7 @@ class RunRecord:
 
     @property
     def dataset(self) -> str:
-        return short_dataset_name(self.metrics.get("dataset") or self.config["dataset"])
+        return short_name(self.metrics.get("dataset") or self.config["dataset"])
 
     @property
     def model(self) -> str:

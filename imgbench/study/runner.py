@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Normalizer, load_dataset
+from ..data import Normalizer, load_dataset, short_name
 from ..data.images import has_dark_background, preprocessing_style
 from ..engines import WEIGHT_SUFFIX, create_engine
 from ..errors import ImgbenchError
@@ -138,8 +138,7 @@ def train_run(settings: RunSettings) -> Path:
     ds = _load(settings)
     spec = _spec(settings, ds)
     engine = _engine(settings, spec)
-    short = ds.name.split(":")[-1].rstrip("/").split("/")[-1]
-    run = unique_run_dir(settings.runs_dir, settings.name or f"{short}-{spec['name']}-{engine.name}")
+    run = unique_run_dir(settings.runs_dir, settings.name or f"{short_name(ds.name)}-{spec['name']}-{engine.name}")
     (run / "weights").mkdir()
     (run / "checkpoint").mkdir()
     (run / "plots").mkdir()

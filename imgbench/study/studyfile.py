@@ -26,6 +26,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data import short_name
 from ..engines import ENGINES
 from ..errors import ImgbenchError
 from ..training import TrainConfig
@@ -181,10 +182,6 @@ def resolve_dataset(name: str, root: str | None) -> tuple[str, str | None]:
     return canonical, None
 
 
-def short_dataset_name(dataset: str) -> str:
-    """``mnist`` for ``mnist``, ``cifar10-jpg`` for ``folder:/data/cifar10-jpg``."""
-    return dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
-
 
 def plan_runs(study: Study, root: str | None = None, runs_dir: str | Path = "runs") -> tuple[list[PlannedRun], list[str]]:
     """Every run of ``study`` (groups x datasets x models x engines x seeds) and notes on data substitutions."""
@@ -204,7 +201,7 @@ def plan_runs(study: Study, root: str | None = None, runs_dir: str | Path = "run
                 for engine in group["engines"]:
                     for seed in group.get("seeds", study.seeds):
                         model_tag = Path(model).stem if model.endswith((".yaml", ".yml", ".json")) else model
-                        key = f"{short_dataset_name(real)}-{model_tag}-{engine}-seed{seed}"
+                        key = f"{short_name(real)}-{model_tag}-{engine}-seed{seed}"
                         if key in seen:
                             continue
                         seen.add(key)
