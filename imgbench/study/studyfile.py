@@ -182,7 +182,6 @@ def resolve_dataset(name: str, root: str | None) -> tuple[str, str | None]:
     return canonical, None
 
 
-
 def plan_runs(study: Study, root: str | None = None, runs_dir: str | Path = "runs") -> tuple[list[PlannedRun], list[str]]:
     """Every run of ``study`` (groups x datasets x models x engines x seeds) and notes on data substitutions."""
     root = root or study.root
