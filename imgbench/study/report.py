@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,11 @@ class RunRecord:
     @property
     def label(self) -> str:
         return f"{self.model} / {self.engine}"
+
+    @cached_property
+    def predictions(self) -> dict[str, np.ndarray]:
+        """``y_true`` and ``probs`` from predictions.npz, read once however many sections use them."""
+        return read_predictions(self.path)
 
 
 @dataclass
@@ -127,7 +133,7 @@ def summarize_group(g: Group) -> dict:
            "epochs": _mean(g.values("epochs_trained"))}
     if acc["n"] == 1:
         try:
-            p = read_predictions(g.runs[0].path)
+            p = g.runs[0].predictions
             b = bootstrap_accuracy_ci(p["probs"].argmax(1) == p["y_true"])
             row.update(ci_low=b["ci_low"], ci_high=b["ci_high"], ci_kind="bootstrap over test images")
         except ImgbenchError as exc:
@@ -162,7 +168,7 @@ def significance(groups: list[Group]) -> tuple[list[str], np.ndarray, list[dict]
     pairs = []
     correct = []
     for g in groups:
-        pred = read_predictions(g.runs[0].path)
+        pred = g.runs[0].predictions
         correct.append(pred["probs"].argmax(1) == pred["y_true"])
     for i in range(k):
         for j in range(i + 1, k):
@@ -200,11 +206,11 @@ class _Figures:
 def _mistakes(groups: list[Group], rows: list[dict], figs: _Figures, dataset: str) -> tuple[dict | None, str | None]:
     """Gallery of the most confident mistakes of the best model's best run on this dataset."""
     from ..data import load_dataset
-    from ..viz.galleries import confident_mistakes, plot_gallery
+    from ..viz.galleries import confident_mistakes, plot_mistakes
 
     best = max(range(len(groups)), key=lambda i: rows[i]["accuracy"])
     run = max(groups[best].runs, key=lambda r: r.metrics["accuracy"])
-    pred = read_predictions(run.path)
+    pred = run.predictions
     idx = confident_mistakes(pred["y_true"], pred["probs"], 12)
     if len(idx) == 0:
         return None, f"{run.path.name} made no mistakes on the test split"
@@ -215,13 +221,9 @@ def _mistakes(groups: list[Group], rows: list[dict], figs: _Figures, dataset: st
         return None, f"images not shown: the dataset could not be loaded here ({str(exc).splitlines()[0]})"
     if len(ds.y_test) != len(pred["y_true"]) or not np.array_equal(ds.y_test, pred["y_true"]):
         return None, "images not shown: the dataset found here is not the one the run was tested on"
-    names = run.metrics["class_names"]
-    y_hat = pred["probs"].argmax(1)
-    captions = [f"#{i}: {names[y_hat[i]]} ({pred['probs'][i, y_hat[i]]:.0%})\ntrue: {names[pred['y_true'][i]]}"
-                for i in idx]
     name = f"{dataset}-mistakes"
-    plot_gallery(ds.X_test[idx], captions, figs.path(name),
-                 f"most confident mistakes of {run.label} (seed {run.seed}); #: test index")
+    plot_mistakes(ds.X_test[idx], pred["y_true"], pred["probs"], idx, run.metrics["class_names"], figs.path(name),
+                  f"most confident mistakes of {run.label} (seed {run.seed}); #: test index")
     return figs.entry(name, f"The {len(idx)} most confident mistakes of the most accurate model, "
                             f"{run.label}, run {run.path.name}."), None
 
@@ -264,8 +266,7 @@ def dataset_section(dataset: str, groups: list[Group], study: Study | None, figs
         plot_confusion_matrix(cm, class_names, figs.path(name), f"{g.label} on {dataset} ({seeds})")
         confusion.append(figs.entry(name, f"{g.label}: confusion matrix, {seeds}."))
     mistakes, mistakes_note = _mistakes(groups, rows, figs, dataset)
-    per_class = {c: {g.label: float(np.mean([r.metrics["per_class"][c]["f1"] for r in g.runs])) for g in groups}
-                 for c in class_names}
+    per_class = {c: {label: values[i] for label, values in f1.items()} for i, c in enumerate(class_names)}
     return {"name": dataset, "rows": rows, "reported": reported_beside_ours(study, dataset, rows),
             "figures": figures, "confusion": confusion, "pairs": pairs, "mistakes": mistakes,
             "mistakes_note": mistakes_note, "class_names": class_names, "per_class_f1": per_class,

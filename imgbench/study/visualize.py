@@ -21,6 +21,11 @@ from .runner import open_run
 MAP_LAYERS = ("conv2d", "maxpool2d", "avgpool2d", "residual")
 
 
+def first_conv(spec: dict) -> str | None:
+    """Name of the model's first convolution, if it has one."""
+    return next((l["name"] for l in spec["layers"] if l["type"] == "conv2d"), None)
+
+
 def _split(settings, split: str):
     """``(X, y)`` of the run's test or validation split, uint8."""
     ds = load_dataset(settings.dataset, settings.root, image_size=settings.image_size)
@@ -62,7 +67,7 @@ def visualize_run(run_dir, out, *, image=None, index: int | None = None, split: 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     layers = engine.spec["layers"]
-    conv = next((l["name"] for l in layers if l["type"] == "conv2d"), None)
+    conv = first_conv(engine.spec)
     label = f"{engine.spec['name']} / {engine.name}"
     if conv is not None:
         w = engine.state_dict()[f"{conv}.weight"]
@@ -98,7 +103,7 @@ def resolve_kernel(kernel: str) -> tuple[np.ndarray, str]:
         rest = kernel[len("learned:"):]
         run, _, which = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "0")
         _, engine, _ = open_run(run)
-        conv = next((l["name"] for l in engine.spec["layers"] if l["type"] == "conv2d"), None)
+        conv = first_conv(engine.spec)
         if conv is None:
             raise ImgbenchError(f"{run}: model '{engine.spec['name']}' has no convolution to take a kernel from")
         w = engine.state_dict()[f"{conv}.weight"]
@@ -139,7 +144,7 @@ def walkthrough(out, *, image=None, dataset: str | None = None, root=None, index
 
 def gallery(run_dir, out, *, split: str = "test", weights: str = "best", count: int = 24, seed: int = 0) -> list[Path]:
     """Sample predictions (green right, red wrong), the most confident mistakes, and examples per class."""
-    from ..viz.galleries import confident_mistakes, plot_examples_per_class, plot_gallery, plot_predictions
+    from ..viz.galleries import confident_mistakes, plot_examples_per_class, plot_mistakes, plot_predictions
 
     settings, engine, pre = open_run(run_dir, weights)
     names = pre["class_names"]
@@ -156,11 +161,9 @@ def gallery(run_dir, out, *, split: str = "test", weights: str = "best", count: 
     plot_examples_per_class(X, y, names, written[1], seed=seed, title=f"{ds.name}: {split} examples per class")
     wrong = confident_mistakes(y, probs, count)
     if len(wrong):
-        y_hat = probs.argmax(1)
-        captions = [f"#{i}: {names[y_hat[i]]} ({probs[i, y_hat[i]]:.0%})\ntrue: {names[y[i]]}" for i in wrong]
         written.append(out / "confident_mistakes.png")
-        plot_gallery(X[wrong], captions, written[-1], f"{label}: the most confident mistakes ({split}; #: index)",
-                     colors=["#cf222e"] * len(wrong))
+        plot_mistakes(X[wrong], y, probs, wrong, names, written[-1],
+                      f"{label}: the most confident mistakes ({split}; #: index)")
     return written
 
 

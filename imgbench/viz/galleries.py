@@ -57,6 +57,15 @@ def confident_mistakes(y_true: np.ndarray, probs: np.ndarray, k: int = 12) -> np
     return wrong[np.argsort(-conf, kind="stable")[:k]]
 
 
+def plot_mistakes(images, y_true, probs, indices, class_names, path, title: str) -> None:
+    """The wrong predictions at ``indices`` (``images`` holds those images), captioned with the index,
+    the predicted class with its confidence and the true class."""
+    y_hat = probs.argmax(axis=1)
+    captions = [f"#{i}: {class_names[y_hat[i]]} ({probs[i, y_hat[i]]:.0%})\ntrue: {class_names[y_true[i]]}"
+                for i in indices]
+    plot_gallery(images, captions, path, title, colors=[WRONG] * len(indices))
+
+
 def plot_examples_per_class(X: np.ndarray, y: np.ndarray, class_names, path, per_class: int = 8,
                             seed: int = 0, title: str = "examples per class") -> None:
     """One row per class with ``per_class`` random examples of it."""
