@@ -102,10 +102,8 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
 def _comparable(config: dict, planned: PlannedRun) -> bool:
     """Does an existing run directory hold the run the plan asks for (same data, model, engine, training)?"""
     s = planned.settings
-    train = {k: v for k, v in (config.get("train") or {}).items()}
-    want = s.train.to_dict()
     return (config.get("dataset") == s.dataset and config.get("model") == s.model
-            and config.get("engine") == s.engine and train == want)
+            and config.get("engine") == s.engine and (config.get("train") or {}) == s.train.to_dict())
 
 
 def run_study(study: Study, out: str | Path, *, root: str | None = None, workers: int = 1,

@@ -29,6 +29,14 @@ from .parallel import serial
 
 MIN_BATCH = 32  # smaller batches: thread hand-off costs more than a half-batch saves
 _EXCLUDED = {"batchnorm", "dropout"}
+_pool: ThreadPoolExecutor | None = None  # one worker for every engine: a study builds many engines
+
+
+def _second_core() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(1, thread_name_prefix="imgbench-half-batch")
+    return _pool
 
 
 def _layer_types(layers: list[dict]):
@@ -64,7 +72,6 @@ class HalfBatchStep:
             for k in mine.params:
                 twin.params[k] = mine.params[k]  # the same arrays: an optimiser step updates both
         self.losses = (SoftmaxCrossEntropy(label_smoothing), SoftmaxCrossEntropy(label_smoothing))
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="imgbench-half-batch")
         # One controller, reused: threadpool_limits() rescans the loaded libraries on every call (~0.5 ms).
         from threadpoolctl import ThreadpoolController
 
@@ -83,7 +90,7 @@ class HalfBatchStep:
         n = len(y)
         m = n // 2
         with self.blas.limit(limits=1, user_api="blas"), serial():
-            other = self.pool.submit(self._half, self.twin, self.losses[1], X[m:], y[m:], n)
+            other = _second_core().submit(self._half, self.twin, self.losses[1], X[m:], y[m:], n)
             loss_a, hits_a = self._half(self.model, self.losses[0], X[:m], y[:m], n)
             loss_b, hits_b = other.result()
         for (_, _, g), (_, _, g_twin) in zip(self.model.parameters(), self.twin.parameters()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import dataparallel
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
 from .optim import SGD, Adam, AdamW
@@ -29,8 +30,6 @@ class NumpyEngine:
     def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
                  weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
                  label_smoothing: float = 0.0, half_batches: bool | None = None):
-        from . import dataparallel
-
         self.model = NumpyModel(spec, seed=seed)
         self.spec = self.model.spec
         self.loss = SoftmaxCrossEntropy(label_smoothing)
@@ -45,7 +44,7 @@ class NumpyEngine:
 
     def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step; returns the batch's mean loss and number of correct predictions."""
-        if self.half_step is not None and len(y) >= 32:
+        if self.half_step is not None and len(y) >= dataparallel.MIN_BATCH:
             loss, hits = self.half_step(X, y)
             self.optimizer.step()
             return loss, hits
