@@ -22,13 +22,19 @@ def twins():
     return spec, ref, state, X
 
 
-@pytest.mark.parametrize("engine", ["torch", "keras"])
-def test_feature_maps_match_the_numpy_engine(twins, engine):
+def _same_weights(twins, engine):
+    """``(numpy engine, other engine with the same weights, X)``."""
     if engine == "keras":
         pytest.importorskip("keras")
     spec, ref, state, X = twins
     other = create_engine(engine, spec, seed=0)
     other.load_state_dict(state)
+    return ref, other, X
+
+
+@pytest.mark.parametrize("engine", ["torch", "keras"])
+def test_feature_maps_match_the_numpy_engine(twins, engine):
+    ref, other, X = _same_weights(twins, engine)
     expected, got = ref.activations(X, LAYERS), other.activations(X, LAYERS)
     assert list(got) == LAYERS
     for name in LAYERS:
@@ -38,11 +44,7 @@ def test_feature_maps_match_the_numpy_engine(twins, engine):
 
 @pytest.mark.parametrize("engine", ["torch", "keras"])
 def test_saliency_matches_the_numpy_engine(twins, engine):
-    if engine == "keras":
-        pytest.importorskip("keras")
-    spec, ref, state, X = twins
-    other = create_engine(engine, spec, seed=0)
-    other.load_state_dict(state)
+    ref, other, X = _same_weights(twins, engine)
     classes = ref.predict_logits(X).argmax(1)
     expected = ref.input_gradient(X, classes)
     got = other.input_gradient(X, classes)
