@@ -350,16 +350,22 @@ def cmd_embedding(args) -> int:
                                     split=args.split, samples=args.samples, weights=args.weights))
 
 
+def _add_run_args(p: argparse.ArgumentParser, split: bool = True) -> None:
+    """RUN_DIR, and which weights (and split) of it to use."""
+    p.add_argument("run_dir")
+    if split:
+        p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+
+
 def _add_visual_parsers(sub) -> None:
     p = sub.add_parser("visualize", help="filters, feature maps, probabilities and saliency for one image",
                        description="For a trained run (any engine): the first conv layer's filters, the feature "
                                    "maps of every conv and pool layer, the class probabilities and a saliency map, "
                                    "for an image file (preprocessed as 'predict' does) or a dataset image.")
-    p.add_argument("run_dir")
+    _add_run_args(p)
     p.add_argument("--image", metavar="PATH", help="an image file")
     p.add_argument("--index", type=int, metavar="N", help="the N-th image of --split instead of a file")
-    p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--weights", choices=["best", "last"], default="best")
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots/visualize")
     p.set_defaults(func=cmd_visualize)
 
@@ -377,20 +383,16 @@ def _add_visual_parsers(sub) -> None:
     p.set_defaults(func=cmd_walkthrough)
 
     p = sub.add_parser("gallery", help="sample predictions, the most confident mistakes, examples per class")
-    p.add_argument("run_dir")
-    p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--weights", choices=["best", "last"], default="best")
+    _add_run_args(p)
     p.add_argument("--count", type=int, default=24, help="images per gallery (default 24)")
     p.add_argument("--seed", type=int, default=0, help="which random images are shown")
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")
     p.set_defaults(func=cmd_gallery)
 
     p = sub.add_parser("embedding", help="PCA / t-SNE of the penultimate layer's activations, coloured by class")
-    p.add_argument("run_dir")
+    _add_run_args(p)
     p.add_argument("--method", choices=["pca", "tsne", "both"], default="both")
-    p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--samples", type=int, default=2000, help="stratified subset size (default 2000)")
-    p.add_argument("--weights", choices=["best", "last"], default="best")
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")
     p.set_defaults(func=cmd_embedding)
 
@@ -472,9 +474,7 @@ def _add_train_parser(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="recompute a run's metrics from its saved weights")
-    p.add_argument("run_dir")
-    p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--weights", choices=["best", "last"], default="best")
+    _add_run_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_evaluate)
 
@@ -483,10 +483,9 @@ def _add_train_parser(sub) -> None:
                                    "is converted to look like the training data (MNIST-style digits are "
                                    "inverted if needed, cropped to the ink, fitted into 20x20 and centred by "
                                    "centre of mass in 28x28).")
-    p.add_argument("run_dir")
+    _add_run_args(p, split=False)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top-k", type=int, default=3, help="how many labels to show (default 3)")
-    p.add_argument("--weights", choices=["best", "last"], default="best")
     p.add_argument("--json", action="store_true", help="one object per image, with its path")
     p.set_defaults(func=cmd_predict)
 
