@@ -128,7 +128,8 @@ TRAIN_FLAGS = {  # CLI flag -> (where in RunSettings, type)
     "dataset": ("dataset", str), "root": ("root", str), "model": ("model", str), "engine": ("engine", str),
     "name": ("name", str), "runs_dir": ("runs_dir", str), "image_size": ("image_size", int),
     "device": ("device", str), "threads": ("threads", int), "deterministic": ("deterministic", bool),
-    "early_stopping": ("early_stopping", str), "patience": ("patience", int), "quiet": ("quiet", bool),
+    "precision": ("precision", str), "early_stopping": ("early_stopping", str), "patience": ("patience", int),
+    "quiet": ("quiet", bool),
     "epochs": ("train.epochs", int), "batch_size": ("train.batch_size", int), "lr": ("train.lr", float),
     "optimizer": ("train.optimizer", str), "schedule": ("train.schedule", str),
     "warmup_steps": ("train.warmup_steps", int), "weight_decay": ("train.weight_decay", float),
@@ -468,6 +469,9 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="torch engine device")
     p.add_argument("--threads", type=int, help="torch engine CPU threads")
     p.add_argument("--deterministic", action="store_true", default=None, help="deterministic torch kernels")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="torch engine arithmetic: auto (default: bf16 autocast on CUDA, fp32 on the CPU), "
+                        "fp32, bf16 (mixed precision; about 1.5x faster on CPUs with AVX-512 BF16), fp16 (GPU)")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
     p.add_argument("--config", metavar="CONFIG_YAML", help="a run's config.yaml: rerun it (flags override)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")

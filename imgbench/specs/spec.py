@@ -192,6 +192,19 @@ def layer_table(spec: dict) -> list[dict]:
     return rows
 
 
+def layer_types(spec: dict) -> set[str]:
+    """Every layer type in the spec, nested residual branches included."""
+
+    def walk(layers):
+        for layer in layers:
+            yield layer["type"]
+            for key in ("layers", "shortcut"):
+                if isinstance(layer.get(key), list):
+                    yield from walk(layer[key])
+
+    return set(walk(spec["layers"]))
+
+
 def _is_resolved(spec: dict) -> bool:
     return all("output_shape" in layer for layer in spec.get("layers", []))
 

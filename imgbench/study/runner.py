@@ -36,6 +36,7 @@ class RunSettings:
     device: str = "auto"
     threads: int | None = None
     deterministic: bool = False
+    precision: str = "auto"  # torch engine: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16
     early_stopping: str | None = None  # "val_loss" or "val_acc"
     patience: int = 5
     quiet: bool = False
@@ -70,7 +71,8 @@ def _engine(settings: RunSettings, spec: dict):
     t = settings.train
     return create_engine(settings.engine, spec, seed=t.seed, optimizer=t.optimizer, lr=t.lr,
                          weight_decay=t.weight_decay, label_smoothing=t.label_smoothing, device=settings.device,
-                         threads=settings.threads, deterministic=settings.deterministic)
+                         threads=settings.threads, deterministic=settings.deterministic,
+                         precision=settings.precision)
 
 
 def _spec(settings: RunSettings, ds, stored: dict | None = None) -> dict:

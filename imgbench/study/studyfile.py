@@ -36,7 +36,7 @@ _LIST_KEYS = ("datasets", "models", "engines")
 _TOP_KEYS = {"name", "description", "seeds", "train", "settings", "groups", "reported", "notes", "root",
              *_LIST_KEYS}
 _GROUP_KEYS = {"train", "settings", "seeds", *_LIST_KEYS}
-_SETTINGS_KEYS = {"image_size", "device", "threads", "deterministic", "early_stopping", "patience"}
+_SETTINGS_KEYS = {"image_size", "device", "threads", "deterministic", "precision", "early_stopping", "patience"}
 
 # A named dataset missing under --root, and the image-folder copy of it used instead.
 FOLDER_FALLBACKS = {"cifar10": "cifar10-jpg"}

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ...specs import layer_types
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
 from .parallel import serial
@@ -39,21 +40,13 @@ def _second_core() -> ThreadPoolExecutor:
     return _pool
 
 
-def _layer_types(layers: list[dict]):
-    for layer in layers:
-        yield layer["type"]
-        for key in ("layers", "shortcut"):
-            if isinstance(layer.get(key), list):
-                yield from _layer_types(layer[key])
-
-
 def supports(spec: dict) -> bool:
     """Whether splitting the batch is exact for this model and pays off.
 
     Only convolutional models gain: a fully-connected step is a few large
     matrix products, which multi-threaded BLAS already spreads over the cores.
     """
-    types = set(_layer_types(spec["layers"]))
+    types = layer_types(spec)
     return "conv2d" in types and not (_EXCLUDED & types)
 
 

@@ -111,7 +111,8 @@ def build_torch_model(spec: dict, seed: int | None = None) -> Chain:
 
 def numpy_state(model: nn.Module) -> dict:
     """The module's state as NumPy arrays under the NumPy engine's names."""
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()
+    # .contiguous(): channels-last conv weights would otherwise come out as strided NHWC views.
+    return {k: v.detach().cpu().contiguous().numpy() for k, v in model.state_dict().items()
             if not k.endswith("num_batches_tracked")}
 
 
