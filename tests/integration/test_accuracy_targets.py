@@ -13,16 +13,17 @@ import pytest
 
 from .test_cli_data import run_cli
 
-# CIFAR-10 must also finish within 30 minutes on 2 cores: SGD with weight decay and label smoothing
-# learns far more per epoch than the default Adam, and bf16 autocast in the channels-last layout makes
-# an epoch of vgg-small about 1.7x faster than fp32 (benchmarks/torch_cpu.py).
-CIFAR_RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1,
+# SGD with weight decay and label smoothing learns more per epoch than the default Adam (whose
+# 10 Fashion-MNIST epochs land at 92.96-93.08%, too close to the floor), and bf16 autocast in the
+# channels-last layout makes an epoch of vgg-small about 1.7x faster than fp32 (benchmarks/torch_cpu.py),
+# which CIFAR-10's 30-minute limit needs.
+RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1,
                 "--precision", "bf16")
 TARGETS = [
     # dataset, model, epochs, floor, time limit in seconds, extra flags
     ("mnist", "vgg-small", 8, 0.994, None, ()),
-    ("fashion-mnist", "vgg-small", 10, 0.930, None, ()),
-    ("cifar10-jpg", "vgg-small", 35, 0.85, 1800, CIFAR_RECIPE),
+    ("fashion-mnist", "vgg-small", 12, 0.930, None, RECIPE),
+    ("cifar10-jpg", "vgg-small", 35, 0.85, 1800, RECIPE),
 ]
 
 

@@ -48,12 +48,13 @@ class TorchEngine:
 
     Convolutional models run channels-last (NHWC) on the CPU and on CUDA:
     oneDNN's and cuDNN's convolutions are faster in that layout (resnet-small
-    trains 1.5x faster on 2 CPU cores; ``benchmarks/torch_cpu.py``), and the
-    arithmetic is the same fp32.  ``precision`` is ``fp32``, ``bf16`` or
-    ``fp16`` autocast; ``auto`` means bf16 on CUDA and fp32 elsewhere, so
-    CPU runs stay comparable with the NumPy engine unless bf16 is asked
-    for.  ``channels_last=False`` keeps NCHW (for benchmarks).  ``deterministic`` asks PyTorch for deterministic kernels;
-    ``threads`` sets the CPU thread count.
+    trains 1.36x faster on 2 CPU cores; ``benchmarks/torch_cpu.py``), and it
+    is the same fp32 arithmetic up to the order of sums.  ``channels_last=False``
+    keeps NCHW (for benchmarks).  ``precision`` is ``fp32``, ``bf16`` or
+    ``fp16`` autocast; ``auto`` means bf16 on CUDA and fp32 elsewhere, so CPU
+    runs stay comparable with the NumPy engine unless bf16 is asked for.
+    ``deterministic`` asks PyTorch for deterministic kernels; ``threads``
+    sets the CPU thread count.
     """
 
     name = "torch"
