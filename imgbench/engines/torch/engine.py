@@ -82,7 +82,6 @@ class TorchEngine:
             raise ImgbenchError(f"unknown precision '{precision}': expected auto, {', '.join(PRECISIONS)}")
         if precision == "fp16" and self.device.type == "cpu":
             raise ImgbenchError("--precision fp16 needs a GPU; on the CPU use bf16 (or fp32)")
-        self.precision = precision
         self.amp_dtype = PRECISIONS[precision]
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
