@@ -70,7 +70,9 @@ def numpy_epoch(model, batches):
 
 
 def numpy_accuracy(model, X, y, batch=1000):
-    hits = sum(int((model.forward(X[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(X), batch))
+    hits = sum(
+        int((model.forward(X[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(X), batch)
+    )
     return hits / len(X)
 
 
@@ -96,8 +98,10 @@ def torch_accuracy(model, X, y, batch=1000):
 
     model.eval()
     with torch.no_grad():
-        hits = sum(int((model(torch.from_numpy(X[i:i + batch])).argmax(1).numpy() == y[i:i + batch]).sum())
-                   for i in range(0, len(X), batch))
+        hits = sum(
+            int((model(torch.from_numpy(X[i : i + batch])).argmax(1).numpy() == y[i : i + batch]).sum())
+            for i in range(0, len(X), batch)
+        )
     return hits / len(X)
 
 
@@ -128,8 +132,9 @@ def run_keras(args, spec, init_state, batches, X_train, y_train, X_test, y_test)
     ours = KerasEngine(spec, seed=0, lr=1e-3)
     ours.load_state_dict(init_state)
     plain = build_keras_model(spec, seed=0)
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    plain.compile(
+        optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss=keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
     n = args.max_batches * args.batch_size if args.max_batches else len(y_train)
     X_nhwc = np.ascontiguousarray(nchw_to_nhwc(X_train[:n]))
     onehot = np.eye(spec["num_classes"], dtype=np.float32)[y_train[:n]]
@@ -142,8 +147,13 @@ def run_keras(args, spec, init_state, batches, X_train, y_train, X_test, y_test)
         if acc is None:
             acc = keras_accuracy(ours, X_test, y_test)
         plain_times.append(plain_fit_epoch(plain, X_nhwc, onehot, args.batch_size, epoch))
-    return {"ours": ours_times, "plain": plain_times, "acc": acc, "backend": keras.backend.backend(),
-            "version": keras.__version__}
+    return {
+        "ours": ours_times,
+        "plain": plain_times,
+        "acc": acc,
+        "backend": keras.backend.backend(),
+        "version": keras.__version__,
+    }
 
 
 def main() -> None:
@@ -191,29 +201,40 @@ def main() -> None:
         t_times.append(torch_epoch(t_model, batches(epoch))[0])
     np_time, t_time = min(np_times), min(t_times)
     X_train = norm(ds.X_train)
-    k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test,
-                                             ds.y_test)
+    k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test, ds.y_test)
 
     prof_model = NumpyModel(spec, seed=0)
     profiler = LayerProfiler(prof_model)
     prof_batches = [b for _, b in zip(range(args.profile_batches), it.epoch(1))]
     prof_time, _ = numpy_epoch(prof_model, prof_batches)
 
-    print(f"{args.model} on {args.dataset}: epochs of {n} images, batch {args.batch_size}, Adam 1e-3, float32, "
-          f"same initial weights and batches; fastest of {args.epochs} alternating epochs; accuracy after epoch 1")
+    print(
+        f"{args.model} on {args.dataset}: epochs of {n} images, batch {args.batch_size}, Adam 1e-3, float32, "
+        f"same initial weights and batches; fastest of {args.epochs} alternating epochs; accuracy after epoch 1"
+    )
     print(f"{'engine':<10} {'seconds':>8} {'images/s':>9} {'test acc':>9}")
     print("-" * 40)
-    print(f"{'numpy':<10} {np_time:>8.2f} {n / np_time:>9.0f} {np_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in np_times)}")
-    print(f"{'torch':<10} {t_time:>8.2f} {n / t_time:>9.0f} {t_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in t_times)}")
+    print(
+        f"{'numpy':<10} {np_time:>8.2f} {n / np_time:>9.0f} {np_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in np_times)}"
+    )
+    print(
+        f"{'torch':<10} {t_time:>8.2f} {n / t_time:>9.0f} {t_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in t_times)}"
+    )
     if k:
         ko, kp = min(k["ours"]), min(k["plain"])
-        print(f"{'keras':<10} {ko:>8.2f} {n / ko:>9.0f} {k['acc']:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in k['ours'])}")
-        print(f"{'model.fit':<10} {kp:>8.2f} {n / kp:>9.0f} {'':>9}   epochs: {', '.join(f'{t:.2f}' for t in k['plain'])}"
-              f"   (plain Keras, same model and arrays)")
+        print(
+            f"{'keras':<10} {ko:>8.2f} {n / ko:>9.0f} {k['acc']:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in k['ours'])}"
+        )
+        print(
+            f"{'model.fit':<10} {kp:>8.2f} {n / kp:>9.0f} {'':>9}   epochs: {', '.join(f'{t:.2f}' for t in k['plain'])}"
+            f"   (plain Keras, same model and arrays)"
+        )
     print(f"\nratio numpy / torch: {np_time / t_time:.2f}  (target <= 2.0)")
     if k:
-        print(f"keras engine overhead over plain model.fit: {100 * (ko / kp - 1):+.1f}%  (target: within 15%; "
-              f"Keras {k['version']} on {k['backend']})")
+        print(
+            f"keras engine overhead over plain model.fit: {100 * (ko / kp - 1):+.1f}%  (target: within 15%; "
+            f"Keras {k['version']} on {k['backend']})"
+        )
     print(f"numpy engine peak resident memory: {np_rss:.0f} MiB (target < 1024)")
     print(f"threads: BLAS {blas}, torch {torch.get_num_threads()}, CPUs {os.cpu_count()}")
 

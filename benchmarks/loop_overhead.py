@@ -70,8 +70,10 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         plain.append(plain_epoch(build_torch_model(spec, seed=r), loop, 0))
     best_ours, best_plain = min(ours), min(plain)
-    print(f"{args.model} on {args.dataset}, batch {args.batch_size}, one epoch + validation, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; fastest of {args.repeats} alternating")
+    print(
+        f"{args.model} on {args.dataset}, batch {args.batch_size}, one epoch + validation, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; fastest of {args.repeats} alternating"
+    )
     print(f"{'loop':<28} {'seconds':>8}   all runs")
     print("-" * 60)
     print(f"{'plain hand-written PyTorch':<28} {best_plain:>8.2f}   {', '.join(f'{t:.2f}' for t in plain)}")

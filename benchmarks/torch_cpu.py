@@ -51,16 +51,20 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=12, help="timed steps per variant and round")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {args.batch_size}\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {args.batch_size}\n"
+    )
     print(f"{'model':<14} {'variant':<10} {'ms/step':>8} {'s/epoch':>8} {'speed-up':>9}")
     rng = np.random.default_rng(0)
     for model in args.models.split(","):
         spec = build_spec(model, SHAPES.get(model, [3, 32, 32]), 10)
         X = rng.standard_normal((args.batch_size, *spec["input_shape"]), dtype=np.float32)
         y = rng.integers(0, 10, args.batch_size)
-        engines = [TorchEngine(spec, optimizer="sgd", lr=0.01, device="cpu", channels_last=cl, precision=p)
-                   for _, cl, p in VARIANTS]
+        engines = [
+            TorchEngine(spec, optimizer="sgd", lr=0.01, device="cpu", channels_last=cl, precision=p)
+            for _, cl, p in VARIANTS
+        ]
         for e in engines:
             step_times(e, X, y, 3)  # warm-up: oneDNN picks and caches its kernels
         times = [[] for _ in engines]
@@ -70,8 +74,11 @@ def main(argv=None):
         base = float(np.median(times[0]))
         for (label, _, _), t in zip(VARIANTS, times):
             med = float(np.median(t))
-            print(f"{model:<14} {label:<10} {med * 1e3:8.1f} {med * EPOCH_IMAGES / args.batch_size:8.1f} "
-                  f"{base / med:8.2f}x", flush=True)
+            print(
+                f"{model:<14} {label:<10} {med * 1e3:8.1f} {med * EPOCH_IMAGES / args.batch_size:8.1f} "
+                f"{base / med:8.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,15 @@ import os as _os
 # Effective only when imgbench is imported before NumPy (the CLI, the benchmarks).
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from .data import (Augmenter, BatchIterator, Dataset, Normalizer, describe, load_dataset,  # noqa: E402
-                   train_val_split)
+from .data import (
+    Augmenter,
+    BatchIterator,
+    Dataset,
+    Normalizer,
+    describe,
+    load_dataset,  # noqa: E402
+    train_val_split,
+)
 from .errors import ImgbenchError  # noqa: E402
 
 __version__ = "0.1.0"
@@ -57,5 +64,15 @@ def __getattr__(name):
     raise AttributeError(f"module 'imgbench' has no attribute '{name}'")
 
 
-__all__ = ["Augmenter", "BatchIterator", "Dataset", "ImgbenchError", "Normalizer", "__version__",
-           "describe", "load_dataset", "train_val_split", *_LAZY]
+__all__ = [
+    "Augmenter",
+    "BatchIterator",
+    "Dataset",
+    "ImgbenchError",
+    "Normalizer",
+    "__version__",
+    "describe",
+    "load_dataset",
+    "train_val_split",
+    *_LAZY,
+]

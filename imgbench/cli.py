@@ -39,8 +39,15 @@ def cmd_data_list(args) -> int:
         else:
             folder = find_dataset(info, args.root)
             where = str(folder) if folder else f"not found (imgbench data download {info.name})"
-        rows.append({"name": info.name, "image_shape": list(info.image_shape),
-                     "num_classes": len(info.class_names), "available": where, "title": info.title})
+        rows.append(
+            {
+                "name": info.name,
+                "image_shape": list(info.image_shape),
+                "num_classes": len(info.class_names),
+                "available": where,
+                "title": info.title,
+            }
+        )
     if args.json:
         _print_json(rows)
         return 0
@@ -48,16 +55,17 @@ def cmd_data_list(args) -> int:
     for r in rows:
         shape = "x".join(map(str, r["image_shape"]))
         print(f"{r['name']:<14} {shape:<8} {r['num_classes']:>7}  {r['available']}")
-    print("\nAlso: folder:PATH (PATH/train/<class>/*, PATH/test/<class>/* or PATH/<class>/*) "
-          "and csv:PATH (Kaggle layout: label,pixel0,...)")
+    print(
+        "\nAlso: folder:PATH (PATH/train/<class>/*, PATH/test/<class>/* or PATH/<class>/*) "
+        "and csv:PATH (Kaggle layout: label,pixel0,...)"
+    )
     return 0
 
 
 def _load(args):
     from .data import load_dataset
 
-    return load_dataset(args.name, args.root, image_size=args.image_size, strict=args.strict,
-                        offline=args.offline)
+    return load_dataset(args.name, args.root, image_size=args.image_size, strict=args.strict, offline=args.offline)
 
 
 def cmd_data_info(args) -> int:
@@ -88,8 +96,10 @@ def cmd_data_download(args) -> int:
     name = resolve_name(args.name)
     info = CATALOG.get(name)
     if info is None or not info.mirrors:
-        raise ImgbenchError(f"'{args.name}' is not downloadable: named datasets with mirrors are "
-                            + ", ".join(n for n, i in CATALOG.items() if i.mirrors))
+        raise ImgbenchError(
+            f"'{args.name}' is not downloadable: named datasets with mirrors are "
+            + ", ".join(n for n, i in CATALOG.items() if i.mirrors)
+        )
     folder = download_dataset(info, download_root(args.root))
     print(f"{info.name}: files in {folder}")
     return 0
@@ -110,8 +120,9 @@ def cmd_models(args) -> int:
             n, note = param_count(build_spec(model, info.image_shape, len(info.class_names))), ""
         except SpecError as exc:
             n, note = None, str(exc)
-        rows.append({"model": model, "params": n, "doc": (ZOO[model].__doc__ or "").strip().split("\n")[0],
-                     "note": note})
+        rows.append(
+            {"model": model, "params": n, "doc": (ZOO[model].__doc__ or "").strip().split("\n")[0], "note": note}
+        )
     if args.json:
         _print_json({"dataset": name, "input_shape": list(info.image_shape), "models": rows})
         return 0
@@ -125,16 +136,32 @@ def cmd_models(args) -> int:
 
 
 TRAIN_FLAGS = {  # CLI flag -> (where in RunSettings, type)
-    "dataset": ("dataset", str), "root": ("root", str), "model": ("model", str), "engine": ("engine", str),
-    "name": ("name", str), "runs_dir": ("runs_dir", str), "image_size": ("image_size", int),
-    "device": ("device", str), "threads": ("threads", int), "deterministic": ("deterministic", bool),
-    "precision": ("precision", str), "early_stopping": ("early_stopping", str), "patience": ("patience", int),
+    "dataset": ("dataset", str),
+    "root": ("root", str),
+    "model": ("model", str),
+    "engine": ("engine", str),
+    "name": ("name", str),
+    "runs_dir": ("runs_dir", str),
+    "image_size": ("image_size", int),
+    "device": ("device", str),
+    "threads": ("threads", int),
+    "deterministic": ("deterministic", bool),
+    "precision": ("precision", str),
+    "early_stopping": ("early_stopping", str),
+    "patience": ("patience", int),
     "quiet": ("quiet", bool),
-    "epochs": ("train.epochs", int), "batch_size": ("train.batch_size", int), "lr": ("train.lr", float),
-    "optimizer": ("train.optimizer", str), "schedule": ("train.schedule", str),
-    "warmup_steps": ("train.warmup_steps", int), "weight_decay": ("train.weight_decay", float),
-    "label_smoothing": ("train.label_smoothing", float), "augment": ("train.augment", bool),
-    "val_split": ("train.val_split", float), "seed": ("train.seed", int), "max_steps": ("train.max_steps", int),
+    "epochs": ("train.epochs", int),
+    "batch_size": ("train.batch_size", int),
+    "lr": ("train.lr", float),
+    "optimizer": ("train.optimizer", str),
+    "schedule": ("train.schedule", str),
+    "warmup_steps": ("train.warmup_steps", int),
+    "weight_decay": ("train.weight_decay", float),
+    "label_smoothing": ("train.label_smoothing", float),
+    "augment": ("train.augment", bool),
+    "val_split": ("train.val_split", float),
+    "seed": ("train.seed", int),
+    "max_steps": ("train.max_steps", int),
 }
 
 
@@ -171,14 +198,20 @@ def cmd_evaluate(args) -> int:
         _print_json(m)
         return 0
     print(f"{args.run_dir}: {m['split']} split, {m['num_examples']} images, weights {m['weights']}")
-    print(f"accuracy {m['accuracy']:.4f}" + "".join(f"  top-{k} {m[f'top{k}_accuracy']:.4f}" for k in (3, 5)
-                                                     if f"top{k}_accuracy" in m))
+    print(
+        f"accuracy {m['accuracy']:.4f}"
+        + "".join(f"  top-{k} {m[f'top{k}_accuracy']:.4f}" for k in (3, 5) if f"top{k}_accuracy" in m)
+    )
     print(f"macro     precision {m['precision_macro']:.4f}  recall {m['recall_macro']:.4f}  F1 {m['f1_macro']:.4f}")
-    print(f"weighted  precision {m['precision_weighted']:.4f}  recall {m['recall_weighted']:.4f}  "
-          f"F1 {m['f1_weighted']:.4f}")
-    print(f"log loss {m['log_loss']:.4f}  parameters {m['param_count']:,}  "
-          f"throughput {m['throughput_images_per_s']:,.0f} images/s (batch {m['batch_size']})  "
-          f"latency {m['latency_ms']:.2f} ms/image")
+    print(
+        f"weighted  precision {m['precision_weighted']:.4f}  recall {m['recall_weighted']:.4f}  "
+        f"F1 {m['f1_weighted']:.4f}"
+    )
+    print(
+        f"log loss {m['log_loss']:.4f}  parameters {m['param_count']:,}  "
+        f"throughput {m['throughput_images_per_s']:,.0f} images/s (batch {m['batch_size']})  "
+        f"latency {m['latency_ms']:.2f} ms/image"
+    )
     width = max(5, *(len(n) for n in m["per_class"]))
     print(f"\n{'class':<{width}}  precision  recall      F1  support")
     for name, c in m["per_class"].items():
@@ -195,7 +228,9 @@ def cmd_predict(args) -> int:
         return 0
     for r in results:
         alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"][1:])
-        print(f"{r['path']}: {r['label']} ({r['probability']:.3f})" + (f"   then {alternatives}" if alternatives else ""))
+        print(
+            f"{r['path']}: {r['label']} ({r['probability']:.3f})" + (f"   then {alternatives}" if alternatives else "")
+        )
     return 0
 
 
@@ -239,8 +274,14 @@ def cmd_compare(args) -> int:
     study = _apply_overrides(study, args)
     if args.workers < 1:
         raise ImgbenchError(f"--workers must be at least 1, found {args.workers}")
-    run_study(study, args.out or f"studies/{study.name}", root=args.root, workers=args.workers, quiet=args.quiet,
-              report=not args.no_report)
+    run_study(
+        study,
+        args.out or f"studies/{study.name}",
+        root=args.root,
+        workers=args.workers,
+        quiet=args.quiet,
+        report=not args.no_report,
+    )
     return 0
 
 
@@ -260,8 +301,9 @@ def cmd_report(args) -> int:
         record = read_yaml(folder / "study.yaml")
         study = parse_study(record.get("study"), str(folder / "study.yaml"))
         runs = [folder / "runs" / k for k in record.get("runs", [])]
-        html, md = write_report(runs, args.out or folder, study=study, notes=record.get("notes", []),
-                                command=record.get("command"))
+        html, md = write_report(
+            runs, args.out or folder, study=study, notes=record.get("notes", []), command=record.get("command")
+        )
     else:
         if not args.out:
             raise ImgbenchError("--out DIR is needed with run directories")
@@ -309,8 +351,10 @@ def cmd_runs(args) -> int:
         acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else r["status"]
         secs = f"{r['training_seconds']:.1f}" if r["training_seconds"] is not None else ""
         dataset = short_name(r["dataset"] or "")
-        print(f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {r['seed'] if r['seed'] is not None else '':>4} "
-              f"{acc:>9} {secs:>8}  {r['study'] or ''}")
+        print(
+            f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {r['seed'] if r['seed'] is not None else '':>4} "
+            f"{acc:>9} {secs:>8}  {r['study'] or ''}"
+        )
     print(f"{len(rows)} runs in {index.runs_dir}")
     return 0
 
@@ -324,31 +368,66 @@ def _print_written(paths) -> int:
 def cmd_visualize(args) -> int:
     from .study.visualize import visualize_run
 
-    return _print_written(visualize_run(args.run_dir, args.out or f"{args.run_dir}/plots/visualize", image=args.image,
-                                        index=args.index, split=args.split, weights=args.weights))
+    return _print_written(
+        visualize_run(
+            args.run_dir,
+            args.out or f"{args.run_dir}/plots/visualize",
+            image=args.image,
+            index=args.index,
+            split=args.split,
+            weights=args.weights,
+        )
+    )
 
 
 def cmd_walkthrough(args) -> int:
     from .study.visualize import walkthrough
 
-    return _print_written([walkthrough(args.out, image=args.image, dataset=args.dataset, root=args.root,
-                                       index=args.index, kernel=args.kernel, stride=args.stride,
-                                       padding=args.padding)])
+    return _print_written(
+        [
+            walkthrough(
+                args.out,
+                image=args.image,
+                dataset=args.dataset,
+                root=args.root,
+                index=args.index,
+                kernel=args.kernel,
+                stride=args.stride,
+                padding=args.padding,
+            )
+        ]
+    )
 
 
 def cmd_gallery(args) -> int:
     from .study.visualize import gallery
 
-    return _print_written(gallery(args.run_dir, args.out or f"{args.run_dir}/plots", split=args.split,
-                                  weights=args.weights, count=args.count, seed=args.seed))
+    return _print_written(
+        gallery(
+            args.run_dir,
+            args.out or f"{args.run_dir}/plots",
+            split=args.split,
+            weights=args.weights,
+            count=args.count,
+            seed=args.seed,
+        )
+    )
 
 
 def cmd_embedding(args) -> int:
     from .study.visualize import embedding
 
     methods = ("pca", "tsne") if args.method == "both" else (args.method,)
-    return _print_written(embedding(args.run_dir, args.out or f"{args.run_dir}/plots", methods=methods,
-                                    split=args.split, samples=args.samples, weights=args.weights))
+    return _print_written(
+        embedding(
+            args.run_dir,
+            args.out or f"{args.run_dir}/plots",
+            methods=methods,
+            split=args.split,
+            samples=args.samples,
+            weights=args.weights,
+        )
+    )
 
 
 def _add_run_args(p: argparse.ArgumentParser, split: bool = True) -> None:
@@ -360,19 +439,25 @@ def _add_run_args(p: argparse.ArgumentParser, split: bool = True) -> None:
 
 
 def _add_visual_parsers(sub) -> None:
-    p = sub.add_parser("visualize", help="filters, feature maps, probabilities and saliency for one image",
-                       description="For a trained run (any engine): the first conv layer's filters, the feature "
-                                   "maps of every conv and pool layer, the class probabilities and a saliency map, "
-                                   "for an image file (preprocessed as 'predict' does) or a dataset image.")
+    p = sub.add_parser(
+        "visualize",
+        help="filters, feature maps, probabilities and saliency for one image",
+        description="For a trained run (any engine): the first conv layer's filters, the feature "
+        "maps of every conv and pool layer, the class probabilities and a saliency map, "
+        "for an image file (preprocessed as 'predict' does) or a dataset image.",
+    )
     _add_run_args(p)
     p.add_argument("--image", metavar="PATH", help="an image file")
     p.add_argument("--index", type=int, metavar="N", help="the N-th image of --split instead of a file")
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots/visualize")
     p.set_defaults(func=cmd_visualize)
 
-    p = sub.add_parser("walkthrough", help="one convolution, ReLU and max-pool step on an image, in one figure",
-                       description="The classic manual exercise, computed with the NumPy engine's own conv2d and "
-                                   "max_pool2d: original, kernel, convolved map, ReLU, 2x2 max-pooled map.")
+    p = sub.add_parser(
+        "walkthrough",
+        help="one convolution, ReLU and max-pool step on an image, in one figure",
+        description="The classic manual exercise, computed with the NumPy engine's own conv2d and "
+        "max_pool2d: original, kernel, convolved map, ReLU, 2x2 max-pooled map.",
+    )
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (or use --dataset)")
     p.add_argument("--dataset", help="take --index N of this dataset's test split instead")
     p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
@@ -399,9 +484,12 @@ def _add_visual_parsers(sub) -> None:
 
 
 def _add_study_parsers(sub) -> None:
-    p = sub.add_parser("compare", help="train a study (datasets x models x engines x seeds) and write its report",
-                       description="Run a study file or a preset. Finished runs are skipped, interrupted ones "
-                                   "resumed, so running it again completes only what is missing.")
+    p = sub.add_parser(
+        "compare",
+        help="train a study (datasets x models x engines x seeds) and write its report",
+        description="Run a study file or a preset. Finished runs are skipped, interrupted ones "
+        "resumed, so running it again completes only what is missing.",
+    )
     p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see the README)")
     p.add_argument("--preset", help="a preset study (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
@@ -416,8 +504,11 @@ def _add_study_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("report", help="write report.html and report.md from run directories or a study",
-                       description="Build the comparative report only from run directories.")
+    p = sub.add_parser(
+        "report",
+        help="write report.html and report.md from run directories or a study",
+        description="Build the comparative report only from run directories.",
+    )
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
     p.add_argument("--study", metavar="DIR", help="a study directory written by 'imgbench compare'")
     p.add_argument("--out", metavar="DIR", help="where report.html/report.md go (default: the study directory)")
@@ -441,10 +532,13 @@ def _add_study_parsers(sub) -> None:
 
 
 def _add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a model; writes a run directory",
-                       description="Train a zoo model (or a spec file) with an engine. Every run writes "
-                                   "runs/<name>/ with config.yaml, env.json, history.csv, metrics.json, "
-                                   "weights/ and plots/.")
+    p = sub.add_parser(
+        "train",
+        help="train a model; writes a run directory",
+        description="Train a zoo model (or a spec file) with an engine. Every run writes "
+        "runs/<name>/ with config.yaml, env.json, history.csv, metrics.json, "
+        "weights/ and plots/.",
+    )
     p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH (default digits)")
     p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
     p.add_argument("--model", help="zoo name (see 'imgbench models') or a YAML/JSON spec file (default mlp)")
@@ -469,9 +563,12 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="torch engine device")
     p.add_argument("--threads", type=int, help="torch engine CPU threads")
     p.add_argument("--deterministic", action="store_true", default=None, help="deterministic torch kernels")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="torch engine arithmetic: auto (default: bf16 autocast on CUDA, fp32 on the CPU), "
-                        "fp32, bf16 (mixed precision; about 1.7x faster on CPUs with AVX-512 BF16 or AMX), fp16 (GPU)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="torch engine arithmetic: auto (default: bf16 autocast on CUDA, fp32 on the CPU), "
+        "fp32, bf16 (mixed precision; about 1.7x faster on CPUs with AVX-512 BF16 or AMX), fp16 (GPU)",
+    )
     p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
     p.add_argument("--config", metavar="CONFIG_YAML", help="a run's config.yaml: rerun it (flags override)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
@@ -482,11 +579,14 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="classify your own images with a trained run",
-                       description="Classify PNG/JPEG/WebP/BMP images of any size, grey or colour. Each image "
-                                   "is converted to look like the training data (MNIST-style digits are "
-                                   "inverted if needed, cropped to the ink, fitted into 20x20 and centred by "
-                                   "centre of mass in 28x28).")
+    p = sub.add_parser(
+        "predict",
+        help="classify your own images with a trained run",
+        description="Classify PNG/JPEG/WebP/BMP images of any size, grey or colour. Each image "
+        "is converted to look like the training data (MNIST-style digits are "
+        "inverted if needed, cropped to the ink, fitted into 20x20 and centred by "
+        "centre of mass in 28x28).",
+    )
     _add_run_args(p, split=False)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top-k", type=int, default=3, help="how many labels to show (default 3)")
@@ -499,13 +599,16 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(
-        prog="imgbench",
-        description="Image-classification workbench: NumPy vs PyTorch vs Keras, FCNN vs CNN.")
+        prog="imgbench", description="Image-classification workbench: NumPy vs PyTorch vs Keras, FCNN vs CNN."
+    )
     parser.add_argument("--version", action="version", version=f"imgbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    data = sub.add_parser("data", help="list, inspect, verify and download datasets",
-                          description="Datasets: list, info, verify, download.")
+    data = sub.add_parser(
+        "data",
+        help="list, inspect, verify and download datasets",
+        description="Datasets: list, info, verify, download.",
+    )
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     p = dsub.add_parser("list", help="named datasets and where they are available locally")

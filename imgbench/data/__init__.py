@@ -15,7 +15,21 @@ from .splits import Normalizer, channel_stats, stratified_split, train_val_split
 from .summary import describe
 
 __all__ = [
-    "Augmenter", "BatchIterator", "CATALOG", "Dataset", "DatasetInfo", "Normalizer", "channel_stats",
-    "describe", "epoch_order", "load_dataset", "random_affine", "random_crop", "random_flip",
-    "resolve_name", "short_name", "stratified_split", "train_val_split",
+    "Augmenter",
+    "BatchIterator",
+    "CATALOG",
+    "Dataset",
+    "DatasetInfo",
+    "Normalizer",
+    "channel_stats",
+    "describe",
+    "epoch_order",
+    "load_dataset",
+    "random_affine",
+    "random_crop",
+    "random_flip",
+    "resolve_name",
+    "short_name",
+    "stratified_split",
+    "train_val_split",
 ]

@@ -35,8 +35,9 @@ def random_flip(X: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.n
     return out
 
 
-def random_affine(X: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0,
-                  max_degrees: float = 10.0) -> np.ndarray:
+def random_affine(
+    X: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0, max_degrees: float = 10.0
+) -> np.ndarray:
     """Rotate by up to ``max_degrees`` about the centre and shift by up to ``max_shift`` pixels."""
     n, c, h, w = X.shape
     theta = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=n))
@@ -52,8 +53,7 @@ def random_affine(X: np.ndarray, rng: np.random.Generator, max_shift: float = 2.
     sy = np.rint(src_y).astype(np.intp)
     valid = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
     sx, sy = np.clip(sx, 0, w - 1), np.clip(sy, 0, h - 1)
-    out = X[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None],
-            sy[:, None], sx[:, None]]
+    out = X[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], sy[:, None], sx[:, None]]
     out *= valid[:, None].astype(np.uint8)
     return out
 
@@ -66,8 +66,7 @@ class Augmenter:
     and clothing, where a mirrored 2 or a rotated shoe is a different thing.
     """
 
-    def __init__(self, crop_padding: int = 0, flip: bool = False, max_shift: float = 0.0,
-                 max_degrees: float = 0.0):
+    def __init__(self, crop_padding: int = 0, flip: bool = False, max_shift: float = 0.0, max_degrees: float = 0.0):
         self.crop_padding, self.flip = crop_padding, flip
         self.max_shift, self.max_degrees = max_shift, max_degrees
 

@@ -27,8 +27,18 @@ class BatchIterator:
     so the full dataset is never copied to float.
     """
 
-    def __init__(self, X, y, batch_size: int, *, seed: int = 0, shuffle: bool = True,
-                 drop_last: bool = False, transform=None, augment=None):
+    def __init__(
+        self,
+        X,
+        y,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        transform=None,
+        augment=None,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.X, self.y = X, y

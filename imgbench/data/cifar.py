@@ -130,9 +130,7 @@ def read_binary_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     raw = path.read_bytes()
     if len(raw) == 0 or len(raw) % RECORD:
-        raise DataFormatError(
-            f"{path}: expected a whole number of {RECORD}-byte records, found {len(raw)} bytes"
-        )
+        raise DataFormatError(f"{path}: expected a whole number of {RECORD}-byte records, found {len(raw)} bytes")
     rec = np.frombuffer(raw, dtype=np.uint8).reshape(-1, RECORD)
     return rec[:, 1:].reshape(-1, 3, 32, 32).copy(), rec[:, 0].astype(np.int64)
 

@@ -35,13 +35,10 @@ class Dataset:
             X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
             if X.dtype != np.uint8 or X.ndim != 4:
                 raise DataFormatError(
-                    f"{self.name}: {split} images must be uint8 (N, C, H, W); "
-                    f"found {X.dtype} with shape {X.shape}"
+                    f"{self.name}: {split} images must be uint8 (N, C, H, W); found {X.dtype} with shape {X.shape}"
                 )
             if y.ndim != 1 or len(y) != len(X):
-                raise DataFormatError(
-                    f"{self.name}: {split} has {len(X)} images but {len(y)} labels"
-                )
+                raise DataFormatError(f"{self.name}: {split} has {len(X)} images but {len(y)} labels")
             if len(y) and (y.min() < 0 or y.max() >= len(self.class_names)):
                 raise DataFormatError(
                     f"{self.name}: {split} labels must lie in 0..{len(self.class_names) - 1}; "
@@ -49,8 +46,7 @@ class Dataset:
                 )
         if self.X_train.shape[1:] != self.X_test.shape[1:]:
             raise DataFormatError(
-                f"{self.name}: train images are {self.X_train.shape[1:]} but test images "
-                f"are {self.X_test.shape[1:]}"
+                f"{self.name}: train images are {self.X_train.shape[1:]} but test images are {self.X_test.shape[1:]}"
             )
 
     @property

@@ -18,8 +18,7 @@ from .catalog import DatasetInfo, RemoteFile
 TIMEOUT_S = 30
 
 
-def fetch(file: RemoteFile, mirrors: tuple[str, ...] | list[str], folder: Path,
-          progress: bool | None = None) -> Path:
+def fetch(file: RemoteFile, mirrors: tuple[str, ...] | list[str], folder: Path, progress: bool | None = None) -> Path:
     """Download ``file`` into ``folder`` from the first mirror that serves it intact."""
     import pooch
 
@@ -31,7 +30,10 @@ def fetch(file: RemoteFile, mirrors: tuple[str, ...] | list[str], folder: Path,
         url = base.rstrip("/") + "/" + file.name
         try:
             path = pooch.retrieve(
-                url, known_hash=f"sha256:{file.sha256}", fname=file.name, path=folder,
+                url,
+                known_hash=f"sha256:{file.sha256}",
+                fname=file.name,
+                path=folder,
                 downloader=pooch.HTTPDownloader(progressbar=progress, timeout=TIMEOUT_S),
             )
             return Path(path)
@@ -41,8 +43,7 @@ def fetch(file: RemoteFile, mirrors: tuple[str, ...] | list[str], folder: Path,
                 msg = "checksum mismatch (the server sent a different or damaged file)"
             failures.append(f"{url}: {msg}")
     raise DownloadError(
-        f"could not download {file.name} (expected SHA-256 {file.sha256[:16]}...): "
-        + "; ".join(failures)
+        f"could not download {file.name} (expected SHA-256 {file.sha256[:16]}...): " + "; ".join(failures)
     )
 
 

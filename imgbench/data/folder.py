@@ -130,13 +130,24 @@ def read_image_folder(
         names, f_tr, l_tr = _scan_split(root, None)
         f_te, l_te = [], []
     files = f_tr + f_te
-    options = {"image_size": image_size, "strict": strict, "presplit": presplit,
-               "test_fraction": test_fraction, "split_seed": split_seed}
+    options = {
+        "image_size": image_size,
+        "strict": strict,
+        "presplit": presplit,
+        "test_fraction": test_fraction,
+        "split_seed": split_seed,
+    }
     key = cache.fingerprint(root, files, options) if use_cache else None
     if key and (hit := cache.load("folder", key)) is not None:
         meta = {"cache": "hit", "skipped": [str(s) for s in hit.pop("skipped", [])]}
-        return (hit["X_train"], hit["y_train"], hit["X_test"], hit["y_test"],
-                tuple(str(s) for s in hit["class_names"]), meta)
+        return (
+            hit["X_train"],
+            hit["y_train"],
+            hit["X_test"],
+            hit["y_test"],
+            tuple(str(s) for s in hit["class_names"]),
+            meta,
+        )
 
     decoded = decode_images(files, image_size)
     bad = [f for f, a in zip(files, decoded) if a is None]
@@ -145,14 +156,12 @@ def read_image_folder(
         raise DataFormatError(f"{len(bad)} file(s) are not readable images (strict mode): {listing}")
     labels = np.asarray(l_tr + l_te, dtype=np.int64)
     is_test = np.zeros(len(files), dtype=bool)
-    is_test[len(f_tr):] = True
+    is_test[len(f_tr) :] = True
     keep = np.array([a is not None for a in decoded])
     for k, name in enumerate(names):
         for split, mask in (("train", ~is_test), ("test", is_test)):
             if (presplit or split == "train") and not np.any(keep & mask & (labels == k)):
-                raise DataFormatError(
-                    f"{root}: class '{name}' has no readable image in the {split} split"
-                )
+                raise DataFormatError(f"{root}: class '{name}' has no readable image in the {split} split")
     if bad:
         warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=3)
     good = [a for a in decoded if a is not None]
@@ -168,9 +177,17 @@ def read_image_folder(
         tr, te = stratified_split(y, test_fraction, split_seed)
         X_tr, y_tr, X_te, y_te = X[tr], y[tr], X[te], y[te]
     if key:
-        cache.save("folder", key, {
-            "X_train": X_tr, "y_train": y_tr, "X_test": X_te, "y_test": y_te,
-            "class_names": np.asarray(names), "skipped": np.asarray([str(b) for b in bad], dtype=str),
-        })
+        cache.save(
+            "folder",
+            key,
+            {
+                "X_train": X_tr,
+                "y_train": y_tr,
+                "X_test": X_te,
+                "y_test": y_te,
+                "class_names": np.asarray(names),
+                "skipped": np.asarray([str(b) for b in bad], dtype=str),
+            },
+        )
     meta = {"cache": "miss" if key else "off", "skipped": [str(b) for b in bad]}
     return X_tr, y_tr, X_te, y_te, tuple(names), meta

@@ -107,7 +107,5 @@ def images_labels(images: np.ndarray, labels: np.ndarray, images_path, labels_pa
     if labels.ndim != 1:
         raise DataFormatError(f"{labels_path}: expected a 1-D label array, found shape {labels.shape}")
     if len(images) != len(labels):
-        raise DataFormatError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
-        )
+        raise DataFormatError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     return images[:, None, :, :], labels.astype(np.int64)

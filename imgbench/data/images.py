@@ -56,8 +56,14 @@ def _border(a: np.ndarray) -> np.ndarray:
     """The pixels on the outermost 5% of each edge (at least one pixel)."""
     h, w = a.shape[:2]
     m = max(1, min(h, w) // 20)
-    return np.concatenate([a[:m].reshape(-1, *a.shape[2:]), a[-m:].reshape(-1, *a.shape[2:]),
-                           a[:, :m].reshape(-1, *a.shape[2:]), a[:, -m:].reshape(-1, *a.shape[2:])])
+    return np.concatenate(
+        [
+            a[:m].reshape(-1, *a.shape[2:]),
+            a[-m:].reshape(-1, *a.shape[2:]),
+            a[:, :m].reshape(-1, *a.shape[2:]),
+            a[:, -m:].reshape(-1, *a.shape[2:]),
+        ]
+    )
 
 
 def mnist_digit(grey: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:
@@ -79,8 +85,9 @@ def mnist_digit(grey: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:
     h, w = crop.shape
     scale = box / max(h, w)
     new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    glyph = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize(new, Image.Resampling.LANCZOS),
-                       dtype=np.float64)
+    glyph = np.asarray(
+        Image.fromarray((crop * 255).astype(np.uint8)).resize(new, Image.Resampling.LANCZOS), dtype=np.float64
+    )
     total = glyph.sum()
     yy, xx = np.indices(glyph.shape)
     cy, cx = (yy * glyph).sum() / total, (xx * glyph).sum() / total
@@ -144,6 +151,7 @@ def preprocessing_style(dataset_name: str, image_shape) -> str:
 def has_dark_background(X: np.ndarray) -> bool:
     """Whether training images are mostly dark at their borders (MNIST, Fashion-MNIST)."""
     sample = X[: min(len(X), 2000)]
-    edges = np.concatenate([sample[:, :, 0].ravel(), sample[:, :, -1].ravel(),
-                            sample[:, :, :, 0].ravel(), sample[:, :, :, -1].ravel()])
+    edges = np.concatenate(
+        [sample[:, :, 0].ravel(), sample[:, :, -1].ravel(), sample[:, :, :, 0].ravel(), sample[:, :, :, -1].ravel()]
+    )
     return float(np.median(edges)) < 64

@@ -29,9 +29,7 @@ def resolve_name(name: str) -> str:
     key = name.lower()
     key = ALIASES.get(key, key)
     if key not in CATALOG:
-        raise ImgbenchError(
-            f"unknown dataset '{name}': expected one of {', '.join(CATALOG)}, folder:PATH or csv:PATH"
-        )
+        raise ImgbenchError(f"unknown dataset '{name}': expected one of {', '.join(CATALOG)}, folder:PATH or csv:PATH")
     return key
 
 
@@ -91,8 +89,7 @@ def _load_digits() -> Dataset:
     y = bunch.target.astype(np.int64)
     # A fixed split (seed 0) so every run and engine is scored on the same 360 images.
     tr, te = stratified_split(y, 0.2, seed=0)
-    return Dataset("digits", X[tr], y[tr], X[te], y[te], tuple(str(d) for d in range(10)),
-                   "scikit-learn (embedded)")
+    return Dataset("digits", X[tr], y[tr], X[te], y[te], tuple(str(d) for d in range(10)), "scikit-learn (embedded)")
 
 
 def _load_csv(path: Path, test_fraction: float, split_seed: int) -> Dataset:
@@ -119,8 +116,7 @@ def _load_csv(path: Path, test_fraction: float, split_seed: int) -> Dataset:
         if test is not None and test.is_file():
             X_te, y_te = csvfile.read_csv(test)
             if y_te is None:  # Kaggle's unlabelled test.csv: not usable for scoring
-                warnings.warn(f"{test} has no label column; holding out part of {train.name} instead",
-                              stacklevel=3)
+                warnings.warn(f"{test} has no label column; holding out part of {train.name} instead", stacklevel=3)
                 X_te = None
         if X_te is None:
             tr, te = stratified_split(y, test_fraction, split_seed)
@@ -128,13 +124,27 @@ def _load_csv(path: Path, test_fraction: float, split_seed: int) -> Dataset:
         hit = {"X_train": X, "y_train": y, "X_test": X_te, "y_test": y_te}
         cache.save("csv", key, hit)
     k = int(max(hit["y_train"].max(), hit["y_test"].max())) + 1
-    return Dataset(f"csv:{path}", hit["X_train"], hit["y_train"], hit["X_test"], hit["y_test"],
-                   tuple(str(i) for i in range(k)), str(path))
+    return Dataset(
+        f"csv:{path}",
+        hit["X_train"],
+        hit["y_train"],
+        hit["X_test"],
+        hit["y_test"],
+        tuple(str(i) for i in range(k)),
+        str(path),
+    )
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, *, image_size: int | None = None,
-                 strict: bool = False, offline: bool = False, test_fraction: float = 0.2,
-                 split_seed: int = 0) -> Dataset:
+def load_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    *,
+    image_size: int | None = None,
+    strict: bool = False,
+    offline: bool = False,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+) -> Dataset:
     """Load a dataset by name as a :class:`Dataset` of uint8 NCHW images.
 
     ``root`` is searched first for named datasets; missing files are
@@ -147,7 +157,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, image_size
     if name.startswith("folder:"):
         path = Path(name.removeprefix("folder:"))
         X_tr, y_tr, X_te, y_te, names, meta = read_image_folder(
-            path, image_size=image_size, strict=strict, test_fraction=test_fraction, split_seed=split_seed)
+            path, image_size=image_size, strict=strict, test_fraction=test_fraction, split_seed=split_seed
+        )
         return Dataset(name, X_tr, y_tr, X_te, y_te, names, str(path.expanduser()), meta)
     if name.startswith("csv:"):
         return _load_csv(Path(name.removeprefix("csv:")), test_fraction, split_seed)

@@ -76,6 +76,8 @@ def find_dataset(info: DatasetInfo, root=None) -> Path | None:
 def expected_files(info: DatasetInfo) -> list[str]:
     """Human-readable list of the file names a dataset folder must hold."""
     if info.layouts:
-        return [f"{info.layouts[0]}/" + ", ".join(TRAIN_TEST_NAMES) + " (+ batches.meta)",
-                f"or {info.layouts[1]}/" + ", ".join(f"{n}.bin" for n in TRAIN_TEST_NAMES)]
+        return [
+            f"{info.layouts[0]}/" + ", ".join(TRAIN_TEST_NAMES) + " (+ batches.meta)",
+            f"or {info.layouts[1]}/" + ", ".join(f"{n}.bin" for n in TRAIN_TEST_NAMES),
+        ]
     return [f.name for f in info.files]

@@ -54,7 +54,9 @@ def create_engine(name: str, spec: dict, **options):
         try:
             import torch  # noqa: F401
         except ImportError:
-            raise ImgbenchError("the torch engine needs PyTorch: pip install -c constraints.txt -e '.[torch]'") from None
+            raise ImgbenchError(
+                "the torch engine needs PyTorch: pip install -c constraints.txt -e '.[torch]'"
+            ) from None
         from .torch.engine import TorchEngine
 
         return TorchEngine(spec, **options)
@@ -65,8 +67,9 @@ def create_engine(name: str, spec: dict, **options):
             try:
                 import keras  # noqa: F401
             except ImportError:
-                raise ImgbenchError("the keras engine needs Keras 3 and TensorFlow: "
-                                    "pip install -c constraints.txt -e '.[keras]'") from None
+                raise ImgbenchError(
+                    "the keras engine needs Keras 3 and TensorFlow: pip install -c constraints.txt -e '.[keras]'"
+                ) from None
             from .keras.engine import KerasEngine
 
             return KerasEngine(spec, **options)

@@ -18,8 +18,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, top_k=(3, 5)) -> dict:
     """Accuracy, top-k, per-class precision/recall/F1 with macro and weighted averages,
     confusion matrix (rows: true class, columns: predicted) and log loss."""
-    from sklearn.metrics import (accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support,
-                                 top_k_accuracy_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        log_loss,
+        precision_recall_fscore_support,
+        top_k_accuracy_score,
+    )
 
     k = len(class_names)
     labels = np.arange(k)
@@ -30,14 +35,15 @@ def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, 
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "num_examples": int(len(y_true)),
         "log_loss": float(log_loss(y_true, np.clip(probs, 1e-15, 1.0), labels=labels)),
-        "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                             "support": int(s[i])} for i, name in enumerate(class_names)},
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(class_names)
+        },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "class_names": list(class_names),
     }
     for avg in ("macro", "weighted"):
-        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg,
-                                                        zero_division=0)
+        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg, zero_division=0)
         out[f"precision_{avg}"], out[f"recall_{avg}"], out[f"f1_{avg}"] = float(ap), float(ar), float(af)
     for t in top_k:
         if t < k:
@@ -45,8 +51,9 @@ def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, 
     return out
 
 
-def inference_speed(engine, X: np.ndarray, batch_size: int = 256, max_images: int = 2048,
-                    latency_repeats: int = 20) -> dict:
+def inference_speed(
+    engine, X: np.ndarray, batch_size: int = 256, max_images: int = 2048, latency_repeats: int = 20
+) -> dict:
     """Throughput (images/s at ``batch_size``) and median single-image latency (ms)."""
     X = X[:max_images]
     engine.predict_logits(X[:batch_size], batch_size)  # warm-up: first calls allocate
@@ -60,5 +67,8 @@ def inference_speed(engine, X: np.ndarray, batch_size: int = 256, max_images: in
         t = time.perf_counter()
         engine.predict_logits(one, 1)
         times.append(time.perf_counter() - t)
-    return {"throughput_images_per_s": float(throughput), "batch_size": batch_size,
-            "latency_ms": float(np.median(times) * 1e3)}
+    return {
+        "throughput_images_per_s": float(throughput),
+        "batch_size": batch_size,
+        "latency_ms": float(np.median(times) * 1e3),
+    }

@@ -48,9 +48,17 @@ DEFAULTS: dict[str, dict] = {
     "residual": {"shortcut": []},
 }
 INITS = {"he_uniform", "he_normal", "glorot_uniform", "glorot_normal"}
-SHORT = {"conv2d": "conv", "maxpool2d": "pool", "avgpool2d": "pool", "globalavgpool2d": "gap",
-         "batchnorm": "bn", "dense": "dense", "dropout": "dropout", "flatten": "flatten",
-         "residual": "res"}
+SHORT = {
+    "conv2d": "conv",
+    "maxpool2d": "pool",
+    "avgpool2d": "pool",
+    "globalavgpool2d": "gap",
+    "batchnorm": "bn",
+    "dense": "dense",
+    "dropout": "dropout",
+    "flatten": "flatten",
+    "residual": "res",
+}
 
 
 class SpecError(ImgbenchError):
@@ -79,7 +87,9 @@ def padding_amount(layer: dict) -> int:
     return int(p)
 
 
-def _resolve_layers(layers: list, shape: tuple, num_classes: int, counter: dict, prefix: str = "") -> tuple[list, tuple]:
+def _resolve_layers(
+    layers: list, shape: tuple, num_classes: int, counter: dict, prefix: str = ""
+) -> tuple[list, tuple]:
     out = []
     for raw in layers:
         if not isinstance(raw, dict) or "type" not in raw:
@@ -126,8 +136,7 @@ def _resolve_layers(layers: list, shape: tuple, num_classes: int, counter: dict,
             inner, main_shape = _resolve_layers(layer["layers"], shape, num_classes, {}, layer["name"] + ".")
             short, short_shape = _resolve_layers(layer["shortcut"], shape, num_classes, {}, layer["name"] + ".sc.")
             if main_shape != short_shape:
-                raise SpecError(
-                    f"{layer['name']}: main branch gives {main_shape} but the shortcut gives {short_shape}")
+                raise SpecError(f"{layer['name']}: main branch gives {main_shape} but the shortcut gives {short_shape}")
             layer["layers"], layer["shortcut"] = inner, short
             shape = main_shape
         layer["output_shape"] = list(shape)
@@ -148,9 +157,14 @@ def resolve(spec: dict) -> dict:
     layers, out = _resolve_layers(spec["layers"], shape, int(spec["num_classes"]), {})
     if out != (int(spec["num_classes"]),):
         raise SpecError(
-            f"model spec '{spec.get('name', '?')}' ends with shape {out}; expected ({spec['num_classes']},) logits")
-    return {"name": spec.get("name", "custom"), "input_shape": list(shape),
-            "num_classes": int(spec["num_classes"]), "layers": layers}
+            f"model spec '{spec.get('name', '?')}' ends with shape {out}; expected ({spec['num_classes']},) logits"
+        )
+    return {
+        "name": spec.get("name", "custom"),
+        "input_shape": list(shape),
+        "num_classes": int(spec["num_classes"]),
+        "layers": layers,
+    }
 
 
 def _layer_params(layer: dict, in_shape: tuple) -> int:
@@ -186,8 +200,14 @@ def layer_table(spec: dict) -> list[dict]:
     spec = spec if _is_resolved(spec) else resolve(spec)
     rows, shape = [], tuple(spec["input_shape"])
     for layer in spec["layers"]:
-        rows.append({"name": layer["name"], "type": layer["type"], "output_shape": layer["output_shape"],
-                     "params": _layer_params(layer, shape)})
+        rows.append(
+            {
+                "name": layer["name"],
+                "type": layer["type"],
+                "output_shape": layer["output_shape"],
+                "params": _layer_params(layer, shape),
+            }
+        )
         shape = tuple(layer["output_shape"])
     return rows
 

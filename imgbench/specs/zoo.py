@@ -43,29 +43,69 @@ def mlp_small(input_shape, num_classes):
 
 def cnn_small(input_shape, num_classes):
     """conv 16@5x5, max-pool 2, conv 32@5x5, max-pool 2, dense 64, dense 10 (46,730 parameters on MNIST)."""
-    return [_conv(16, 5), RELU, {"type": "maxpool2d", "size": 2}, _conv(32, 5), RELU,
-            {"type": "maxpool2d", "size": 2}, FLAT, _dense(64), RELU, _logits()]
+    return [
+        _conv(16, 5),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        _conv(32, 5),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        FLAT,
+        _dense(64),
+        RELU,
+        _logits(),
+    ]
 
 
 def cnn_tiny(input_shape, num_classes):
     """cnn-small's shape with 3x3 'same' convolutions, so it fits images as small as 8x8 (digits)."""
-    return [_conv(16, 3, padding="same"), RELU, {"type": "maxpool2d", "size": 2}, _conv(32, 3, padding="same"),
-            RELU, {"type": "maxpool2d", "size": 2}, FLAT, _dense(64), RELU, _logits()]
+    return [
+        _conv(16, 3, padding="same"),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        _conv(32, 3, padding="same"),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        FLAT,
+        _dense(64),
+        RELU,
+        _logits(),
+    ]
 
 
 def lenet5(input_shape, num_classes):
     """LeNet-5 (LeCun et al. 1998) with tanh and average pooling; 28x28 inputs are padded to 32x32."""
     pad = 2 if input_shape[1] == 28 else 0
     tanh = {"type": "tanh"}
-    return [_conv(6, 5, padding=pad, init="glorot_uniform"), tanh, {"type": "avgpool2d", "size": 2},
-            _conv(16, 5, init="glorot_uniform"), tanh, {"type": "avgpool2d", "size": 2}, FLAT,
-            _dense(120, "glorot_uniform"), tanh, _dense(84, "glorot_uniform"), tanh, _logits()]
+    return [
+        _conv(6, 5, padding=pad, init="glorot_uniform"),
+        tanh,
+        {"type": "avgpool2d", "size": 2},
+        _conv(16, 5, init="glorot_uniform"),
+        tanh,
+        {"type": "avgpool2d", "size": 2},
+        FLAT,
+        _dense(120, "glorot_uniform"),
+        tanh,
+        _dense(84, "glorot_uniform"),
+        tanh,
+        _logits(),
+    ]
 
 
 def keras_convnet(input_shape, num_classes):
     """The Keras 'simple MNIST convnet' example: conv 32, pool, conv 64, pool, dropout 0.5, dense."""
-    return [_conv(32, 3), RELU, {"type": "maxpool2d", "size": 2}, _conv(64, 3), RELU,
-            {"type": "maxpool2d", "size": 2}, FLAT, {"type": "dropout", "rate": 0.5}, _logits()]
+    return [
+        _conv(32, 3),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        _conv(64, 3),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        FLAT,
+        {"type": "dropout", "rate": 0.5},
+        _logits(),
+    ]
 
 
 def _ann(width):
@@ -73,8 +113,18 @@ def _ann(width):
 
 
 def _cnn(width):
-    return [_conv(32, 3), RELU, {"type": "maxpool2d", "size": 2}, _conv(64, 3), RELU,
-            {"type": "maxpool2d", "size": 2}, FLAT, _dense(width), RELU, _logits()]
+    return [
+        _conv(32, 3),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        _conv(64, 3),
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+        FLAT,
+        _dense(width),
+        RELU,
+        _logits(),
+    ]
 
 
 def _matched(family: Callable[[int], list], target: int, name: str):
@@ -91,29 +141,43 @@ def _matched(family: Callable[[int], list], target: int, name: str):
                 break
         n, width = best
         if abs(n - target) > 0.03 * target:
-            raise SpecError(f"{name}: no width gives {target} parameters (+-3%) on input {input_shape}; "
-                            f"closest is {n} at width {width}")
+            raise SpecError(
+                f"{name}: no width gives {target} parameters (+-3%) on input {input_shape}; "
+                f"closest is {n} at width {width}"
+            )
         return family(width)
 
-    build.__doc__ = f"{'Fully-connected' if 'ann' in name else 'Convolutional'} network with about {target:,} parameters."
+    build.__doc__ = (
+        f"{'Fully-connected' if 'ann' in name else 'Convolutional'} network with about {target:,} parameters."
+    )
     return build
 
 
 def _vgg_block(filters):
-    return [_conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU,
-            _conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU,
-            {"type": "maxpool2d", "size": 2}]
+    return [
+        _conv(filters, 3, padding="same", bias=False),
+        {"type": "batchnorm"},
+        RELU,
+        _conv(filters, 3, padding="same", bias=False),
+        {"type": "batchnorm"},
+        RELU,
+        {"type": "maxpool2d", "size": 2},
+    ]
 
 
 def vgg_small(input_shape, num_classes):
     """VGG-style: three blocks of two 3x3 conv + BatchNorm + ReLU (32, 64, 128 filters), dropout, dense."""
-    return [*_vgg_block(32), *_vgg_block(64), *_vgg_block(128), FLAT, {"type": "dropout", "rate": 0.3},
-            _logits()]
+    return [*_vgg_block(32), *_vgg_block(64), *_vgg_block(128), FLAT, {"type": "dropout", "rate": 0.3}, _logits()]
 
 
 def _basic_block(filters, stride, in_filters):
-    main = [_conv(filters, 3, stride=stride, padding="same" if stride == 1 else 1, bias=False),
-            {"type": "batchnorm"}, RELU, _conv(filters, 3, padding="same", bias=False), {"type": "batchnorm"}]
+    main = [
+        _conv(filters, 3, stride=stride, padding="same" if stride == 1 else 1, bias=False),
+        {"type": "batchnorm"},
+        RELU,
+        _conv(filters, 3, padding="same", bias=False),
+        {"type": "batchnorm"},
+    ]
     shortcut = []
     if stride != 1 or filters != in_filters:
         shortcut = [_conv(filters, 1, stride=stride, bias=False), {"type": "batchnorm"}]
@@ -150,8 +214,12 @@ def build_spec(model: str, input_shape, num_classes: int) -> dict:
     """Resolved spec for a zoo name or a path to a YAML/JSON spec file."""
     input_shape = [int(d) for d in input_shape]
     if model in ZOO:
-        spec = {"name": model, "input_shape": input_shape, "num_classes": num_classes,
-                "layers": ZOO[model](input_shape, num_classes)}
+        spec = {
+            "name": model,
+            "input_shape": input_shape,
+            "num_classes": num_classes,
+            "layers": ZOO[model](input_shape, num_classes),
+        }
     elif os.path.exists(model) or model.endswith((".yaml", ".yml", ".json")):
         spec = load_spec_file(model)
         spec.setdefault("name", os.path.splitext(os.path.basename(model))[0])

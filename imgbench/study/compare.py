@@ -91,10 +91,14 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
         old = read_yaml(path)
         same = old.get("study", {}).get("name") == study.name and all(
             _comparable(read_yaml(out / "runs" / p.key / "config.yaml"), p)
-            for p in planned if (out / "runs" / p.key / "config.yaml").exists())
+            for p in planned
+            if (out / "runs" / p.key / "config.yaml").exists()
+        )
         if not same:
-            raise ImgbenchError(f"{out} holds another study ('{old.get('study', {}).get('name')}', or the same "
-                                f"one with other settings); choose another --out")
+            raise ImgbenchError(
+                f"{out} holds another study ('{old.get('study', {}).get('name')}', or the same "
+                f"one with other settings); choose another --out"
+            )
         record["runs"] = list(dict.fromkeys(old.get("runs", []) + keys))
     write_yaml(path, record)
 
@@ -102,12 +106,24 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
 def _comparable(config: dict, planned: PlannedRun) -> bool:
     """Does an existing run directory hold the run the plan asks for (same data, model, engine, training)?"""
     s = planned.settings
-    return (config.get("dataset") == s.dataset and config.get("model") == s.model
-            and config.get("engine") == s.engine and (config.get("train") or {}) == s.train.to_dict())
+    return (
+        config.get("dataset") == s.dataset
+        and config.get("model") == s.model
+        and config.get("engine") == s.engine
+        and (config.get("train") or {}) == s.train.to_dict()
+    )
 
 
-def run_study(study: Study, out: str | Path, *, root: str | None = None, workers: int = 1,
-              quiet: bool = False, report: bool = True, command: str | None = None) -> Path:
+def run_study(
+    study: Study,
+    out: str | Path,
+    *,
+    root: str | None = None,
+    workers: int = 1,
+    quiet: bool = False,
+    report: bool = True,
+    command: str | None = None,
+) -> Path:
     """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``."""
     out = Path(out)
     runs_dir = out / "runs"
@@ -123,8 +139,10 @@ def run_study(study: Study, out: str | Path, *, root: str | None = None, workers
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    say(f"study '{study.name}': {len(planned)} runs, {len(planned) - len(todo)} already finished, "
-        f"{len(todo)} to run" + (f" in {workers} worker processes" if workers > 1 and todo else ""))
+    say(
+        f"study '{study.name}': {len(planned)} runs, {len(planned) - len(todo)} already finished, "
+        f"{len(todo)} to run" + (f" in {workers} worker processes" if workers > 1 and todo else "")
+    )
     for note in notes:
         say(f"note: {note}")
     t0 = time.perf_counter()
@@ -143,8 +161,9 @@ def run_study(study: Study, out: str | Path, *, root: str | None = None, workers
         threads = max(1, (os.cpu_count() or 1) // workers)
         for p in todo:
             p.settings.threads = p.settings.threads or threads
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        ) as pool:
             pending = {pool.submit(execute_run, p) for p in todo}
             i = 0
             while pending:
@@ -162,7 +181,6 @@ def run_study(study: Study, out: str | Path, *, root: str | None = None, workers
     if report:
         from .report import write_report
 
-        html, md = write_report([runs_dir / p.key for p in planned], out, study=study, notes=notes,
-                                command=command)
+        html, md = write_report([runs_dir / p.key for p in planned], out, study=study, notes=notes, command=command)
         say(f"report: {html} and {md}")
     return out

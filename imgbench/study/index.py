@@ -19,8 +19,22 @@ from .rundir import read_json, read_yaml
 
 INDEX_NAME = "index.sqlite"
 
-COLUMNS = ("name", "dataset", "model", "engine", "seed", "study", "status", "accuracy", "f1_macro",
-           "param_count", "training_seconds", "epochs", "created", "indexed")
+COLUMNS = (
+    "name",
+    "dataset",
+    "model",
+    "engine",
+    "seed",
+    "study",
+    "status",
+    "accuracy",
+    "f1_macro",
+    "param_count",
+    "training_seconds",
+    "epochs",
+    "created",
+    "indexed",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -41,12 +55,20 @@ def summarize_run(run: Path) -> dict:
     m = read_json(metrics_path) if metrics_path.exists() else {}
     spec = config.get("spec") or {}
     return {
-        "name": run.name, "dataset": m.get("dataset", config.get("dataset")),
-        "model": spec.get("name", config.get("model")), "engine": config.get("engine"),
-        "seed": (config.get("train") or {}).get("seed"), "study": config.get("study"),
-        "status": "finished" if m else "incomplete", "accuracy": m.get("accuracy"), "f1_macro": m.get("f1_macro"),
-        "param_count": m.get("param_count"), "training_seconds": m.get("training_seconds"),
-        "epochs": m.get("epochs_trained"), "created": (run / "config.yaml").stat().st_mtime, "indexed": time.time(),
+        "name": run.name,
+        "dataset": m.get("dataset", config.get("dataset")),
+        "model": spec.get("name", config.get("model")),
+        "engine": config.get("engine"),
+        "seed": (config.get("train") or {}).get("seed"),
+        "study": config.get("study"),
+        "status": "finished" if m else "incomplete",
+        "accuracy": m.get("accuracy"),
+        "f1_macro": m.get("f1_macro"),
+        "param_count": m.get("param_count"),
+        "training_seconds": m.get("training_seconds"),
+        "epochs": m.get("epochs_trained"),
+        "created": (run / "config.yaml").stat().st_mtime,
+        "indexed": time.time(),
     }
 
 
@@ -102,13 +124,23 @@ class RunIndex:
 
     def reindex(self) -> int:
         """Rebuild the table from the run directories; returns how many runs it holds."""
-        rows = [summarize_run(p) for p in sorted(self.runs_dir.iterdir()) if is_run_dir(p)] \
-            if self.runs_dir.is_dir() else []
+        rows = (
+            [summarize_run(p) for p in sorted(self.runs_dir.iterdir()) if is_run_dir(p)]
+            if self.runs_dir.is_dir()
+            else []
+        )
         self._write([("DELETE FROM runs", ())] + [self._upsert(r) for r in rows])
         return len(rows)
 
-    def list(self, *, dataset: str | None = None, model: str | None = None, engine: str | None = None,
-             study: str | None = None, status: str | None = None) -> list[dict]:
+    def list(
+        self,
+        *,
+        dataset: str | None = None,
+        model: str | None = None,
+        engine: str | None = None,
+        study: str | None = None,
+        status: str | None = None,
+    ) -> list[dict]:
         """Rows matching every given filter, oldest first (``dataset`` matches a substring)."""
         where, params = [], []
         for col, value in (("model", model), ("engine", engine), ("study", study), ("status", status)):

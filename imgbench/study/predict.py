@@ -29,7 +29,13 @@ def predict_images(run_dir: str | Path, paths: list, top_k: int = 3, weights: st
     results = []
     for path, p in zip(paths, probs):
         order = np.argsort(-p)[:k]
-        results.append({"path": str(path), "label": names[order[0]], "probability": float(p[order[0]]),
-                        "top_k": [{"label": names[i], "probability": float(p[i])} for i in order],
-                        "probabilities": {n: float(v) for n, v in zip(names, p)}})
+        results.append(
+            {
+                "path": str(path),
+                "label": names[order[0]],
+                "probability": float(p[order[0]]),
+                "top_k": [{"label": names[i], "probability": float(p[i])} for i in order],
+                "probabilities": {n: float(v) for n, v in zip(names, p)},
+            }
+        )
     return results

@@ -27,8 +27,22 @@ from .rundir import read_history, read_json, read_yaml
 from .runner import read_predictions
 from .studyfile import Study
 
-ENV_KEYS = ("imgbench", "python", "platform", "machine", "cpu_count", "numpy", "torch", "torch_threads",
-            "tensorflow", "keras", "device", "gpu", "blas", "git_revision")
+ENV_KEYS = (
+    "imgbench",
+    "python",
+    "platform",
+    "machine",
+    "cpu_count",
+    "numpy",
+    "torch",
+    "torch_threads",
+    "tensorflow",
+    "keras",
+    "device",
+    "gpu",
+    "blas",
+    "git_revision",
+)
 
 
 @dataclass
@@ -95,9 +109,15 @@ def load_records(run_dirs) -> tuple[list[RunRecord], list[str]]:
             skipped.append(f"{d}: not finished (no metrics.json), left out")
             continue
         env_path = d / "env.json"
-        records.append(RunRecord(d, read_yaml(d / "config.yaml"), read_json(d / "metrics.json"),
-                                 read_history(d / "history.csv") if (d / "history.csv").exists() else [],
-                                 read_json(env_path) if env_path.exists() else {}))
+        records.append(
+            RunRecord(
+                d,
+                read_yaml(d / "config.yaml"),
+                read_json(d / "metrics.json"),
+                read_history(d / "history.csv") if (d / "history.csv").exists() else [],
+                read_json(env_path) if env_path.exists() else {},
+            )
+        )
     if not records:
         raise ImgbenchError("no finished runs to report on" + (": " + "; ".join(skipped) if skipped else ""))
     return records, skipped
@@ -123,14 +143,25 @@ def _mean(values) -> float | None:
 def summarize_group(g: Group) -> dict:
     """One row of the summary table."""
     acc = mean_ci(g.values("accuracy"), bounds=(0.0, 1.0))
-    row = {"label": g.label, "model": g.model, "engine": g.engine, "seeds": [r.seed for r in g.runs],
-           "n": acc["n"], "params": int(g.runs[0].metrics.get("param_count", 0)),
-           "training_seconds": _mean(g.values("training_seconds")),
-           "throughput": _mean(g.values("throughput_images_per_s")),
-           "accuracy": acc["mean"], "accuracy_std": acc["std"], "ci_low": acc["ci_low"], "ci_high": acc["ci_high"],
-           "ci_kind": "t, across seeds", "f1_macro": _mean(g.values("f1_macro")),
-           "precision_macro": _mean(g.values("precision_macro")), "recall_macro": _mean(g.values("recall_macro")),
-           "epochs": _mean(g.values("epochs_trained"))}
+    row = {
+        "label": g.label,
+        "model": g.model,
+        "engine": g.engine,
+        "seeds": [r.seed for r in g.runs],
+        "n": acc["n"],
+        "params": int(g.runs[0].metrics.get("param_count", 0)),
+        "training_seconds": _mean(g.values("training_seconds")),
+        "throughput": _mean(g.values("throughput_images_per_s")),
+        "accuracy": acc["mean"],
+        "accuracy_std": acc["std"],
+        "ci_low": acc["ci_low"],
+        "ci_high": acc["ci_high"],
+        "ci_kind": "t, across seeds",
+        "f1_macro": _mean(g.values("f1_macro")),
+        "precision_macro": _mean(g.values("precision_macro")),
+        "recall_macro": _mean(g.values("recall_macro")),
+        "epochs": _mean(g.values("epochs_trained")),
+    }
     if acc["n"] == 1:
         try:
             p = g.runs[0].predictions
@@ -176,8 +207,15 @@ def significance(groups: list[Group]) -> tuple[list[str], np.ndarray, list[dict]
                 continue  # different test sets (e.g. another image size): no paired test
             t = mcnemar_exact(correct[i], correct[j])
             p[i, j] = p[j, i] = t["p_value"]
-            pairs.append({"a": labels[i], "b": labels[j], "seed_a": groups[i].runs[0].seed,
-                          "seed_b": groups[j].runs[0].seed, **t})
+            pairs.append(
+                {
+                    "a": labels[i],
+                    "b": labels[j],
+                    "seed_a": groups[i].runs[0].seed,
+                    "seed_b": groups[j].runs[0].seed,
+                    **t,
+                }
+            )
     for pair, adjusted in zip(pairs, holm_adjust([q["p_value"] for q in pairs])):
         pair["p_holm"] = adjusted
     return labels, p, pairs
@@ -222,10 +260,18 @@ def _mistakes(groups: list[Group], rows: list[dict], figs: _Figures, dataset: st
     if len(ds.y_test) != len(pred["y_true"]) or not np.array_equal(ds.y_test, pred["y_true"]):
         return None, "images not shown: the dataset found here is not the one the run was tested on"
     name = f"{dataset}-mistakes"
-    plot_mistakes(ds.X_test[idx], pred["y_true"], pred["probs"], idx, run.metrics["class_names"], figs.path(name),
-                  f"most confident mistakes of {run.label} (seed {run.seed}); #: test index")
-    return figs.entry(name, f"The {len(idx)} most confident mistakes of the most accurate model, "
-                            f"{run.label}, run {run.path.name}."), None
+    plot_mistakes(
+        ds.X_test[idx],
+        pred["y_true"],
+        pred["probs"],
+        idx,
+        run.metrics["class_names"],
+        figs.path(name),
+        f"most confident mistakes of {run.label} (seed {run.seed}); #: test index",
+    )
+    return figs.entry(
+        name, f"The {len(idx)} most confident mistakes of the most accurate model, {run.label}, run {run.path.name}."
+    ), None
 
 
 def dataset_section(dataset: str, groups: list[Group], study: Study | None, figs: _Figures) -> dict:
@@ -239,25 +285,48 @@ def dataset_section(dataset: str, groups: list[Group], study: Study | None, figs
     curves = {g.label: [r.history for r in g.runs if r.history] for g in groups}
     curves = {k: v for k, v in curves.items() if v}
     if curves:
-        plot_curves_overlay(curves, figs.path(f"{dataset}-curves"), f"{dataset}: learning curves "
-                            "(mean over seeds; band: min to max)")
+        plot_curves_overlay(
+            curves, figs.path(f"{dataset}-curves"), f"{dataset}: learning curves (mean over seeds; band: min to max)"
+        )
         figures.append(figs.entry(f"{dataset}-curves", "Learning curves, overlaid."))
-    f1 = {g.label: [float(np.mean([r.metrics["per_class"][c]["f1"] for r in g.runs])) for c in class_names]
-          for g in groups}
+    f1 = {
+        g.label: [float(np.mean([r.metrics["per_class"][c]["f1"] for r in g.runs])) for c in class_names]
+        for g in groups
+    }
     plot_per_class_f1(f1, class_names, figs.path(f"{dataset}-f1"), f"{dataset}: per-class F1 (mean over seeds)")
     figures.append(figs.entry(f"{dataset}-f1", "F1 score of every class (test split, mean over seeds)."))
-    plot_tradeoff([{"label": r["label"], "params": r["params"], "accuracy": r["accuracy"],
-                    "accuracy_std": r["accuracy_std"], "seconds": r["training_seconds"] or 0.0} for r in rows],
-                  figs.path(f"{dataset}-tradeoff"), f"{dataset}: accuracy vs parameters (marker area: training time)")
-    figures.append(figs.entry(f"{dataset}-tradeoff", "Test accuracy against parameter count; the marker's area "
-                                                     "and label give the mean training time."))
+    plot_tradeoff(
+        [
+            {
+                "label": r["label"],
+                "params": r["params"],
+                "accuracy": r["accuracy"],
+                "accuracy_std": r["accuracy_std"],
+                "seconds": r["training_seconds"] or 0.0,
+            }
+            for r in rows
+        ],
+        figs.path(f"{dataset}-tradeoff"),
+        f"{dataset}: accuracy vs parameters (marker area: training time)",
+    )
+    figures.append(
+        figs.entry(
+            f"{dataset}-tradeoff",
+            "Test accuracy against parameter count; the marker's area and label give the mean training time.",
+        )
+    )
     labels, p, pairs = significance(groups)
     if len(groups) > 1:
         plot_significance(labels, p, figs.path(f"{dataset}-significance"), f"{dataset}: McNemar exact test")
-        figures.append(figs.entry(f"{dataset}-significance", "Pairwise McNemar exact tests on the test split "
-                                                             "(lowest seed of each model): raw p-values, * marks p < 0.05 before "
-                                                             "correction for multiple comparisons; the table below "
-                                                             "gives Holm-adjusted values."))
+        figures.append(
+            figs.entry(
+                f"{dataset}-significance",
+                "Pairwise McNemar exact tests on the test split "
+                "(lowest seed of each model): raw p-values, * marks p < 0.05 before "
+                "correction for multiple comparisons; the table below "
+                "gives Holm-adjusted values.",
+            )
+        )
     confusion = []
     for g in groups:
         cm = np.sum([np.asarray(r.metrics["confusion_matrix"]) for r in g.runs], axis=0)
@@ -267,10 +336,19 @@ def dataset_section(dataset: str, groups: list[Group], study: Study | None, figs
         confusion.append(figs.entry(name, f"{g.label}: confusion matrix, {seeds}."))
     mistakes, mistakes_note = _mistakes(groups, rows, figs, dataset)
     per_class = {c: {label: values[i] for label, values in f1.items()} for i, c in enumerate(class_names)}
-    return {"name": dataset, "rows": rows, "reported": reported_beside_ours(study, dataset, rows),
-            "figures": figures, "confusion": confusion, "pairs": pairs, "mistakes": mistakes,
-            "mistakes_note": mistakes_note, "class_names": class_names, "per_class_f1": per_class,
-            "labels": [g.label for g in groups]}
+    return {
+        "name": dataset,
+        "rows": rows,
+        "reported": reported_beside_ours(study, dataset, rows),
+        "figures": figures,
+        "confusion": confusion,
+        "pairs": pairs,
+        "mistakes": mistakes,
+        "mistakes_note": mistakes_note,
+        "class_names": class_names,
+        "per_class_f1": per_class,
+        "labels": [g.label for g in groups],
+    }
 
 
 def environments(records: list[RunRecord]) -> list[dict]:
@@ -296,12 +374,24 @@ def build_context(run_dirs, figs_dir: Path, study: Study | None = None, notes=()
         "description": study.description if study else "",
         "reported_source": (study.reported or {}).get("source") if study else None,
         "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "sections": sections, "notes": list(notes) + list(study.notes if study else []) + skipped,
-        "environments": environments(records), "command": reproduce,
-        "runs": [{"name": r.path.name, "path": str(r.path), "dataset": r.dataset, "label": r.label,
-                  "seed": r.seed, "accuracy": r.metrics["accuracy"], "f1_macro": r.metrics["f1_macro"],
-                  "training_seconds": r.metrics.get("training_seconds", 0.0),
-                  "epochs": r.metrics.get("epochs_trained")} for r in records],
+        "sections": sections,
+        "notes": list(notes) + list(study.notes if study else []) + skipped,
+        "environments": environments(records),
+        "command": reproduce,
+        "runs": [
+            {
+                "name": r.path.name,
+                "path": str(r.path),
+                "dataset": r.dataset,
+                "label": r.label,
+                "seed": r.seed,
+                "accuracy": r.metrics["accuracy"],
+                "f1_macro": r.metrics["f1_macro"],
+                "training_seconds": r.metrics.get("training_seconds", 0.0),
+                "epochs": r.metrics.get("epochs_trained"),
+            }
+            for r in records
+        ],
     }
 
 

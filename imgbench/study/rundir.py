@@ -25,7 +25,6 @@ from ..fileio import atomic_write_text
 from ..training.loop import HISTORY_COLUMNS
 
 
-
 def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
     """Create ``runs_dir/name``, or ``name-2``, ``name-3``, ... if taken (creation is atomic)."""
     if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
@@ -94,15 +93,15 @@ def write_history(path: Path, rows: list[dict]) -> None:
 def read_history(path: Path) -> list[dict]:
     """Rows of a history.csv, numbers parsed."""
     with open(path, newline="") as fh:
-        return [{"epoch": int(r["epoch"]), **{c: float(r[c]) for c in HISTORY_COLUMNS[1:]}}
-                for r in csv.DictReader(fh)]
+        return [{"epoch": int(r["epoch"]), **{c: float(r[c]) for c in HISTORY_COLUMNS[1:]}} for r in csv.DictReader(fh)]
 
 
 def git_revision() -> str | None:
     """The git commit of the imgbench source tree, when it is a checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -113,15 +112,25 @@ def environment(engine, seed: int) -> dict:
     from .. import __version__
 
     env = {
-        "imgbench": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-        "machine": platform.machine(), "cpu_count": os.cpu_count(), "numpy": np.__version__,
-        "engine": engine.name, "seed": seed, "git_revision": git_revision(), "command": sys.argv,
+        "imgbench": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "engine": engine.name,
+        "seed": seed,
+        "git_revision": git_revision(),
+        "command": sys.argv,
     }
     try:
         from threadpoolctl import threadpool_info
 
-        env["blas"] = [{"api": i["internal_api"], "threads": i["num_threads"]} for i in threadpool_info()
-                       if i["user_api"] == "blas"]
+        env["blas"] = [
+            {"api": i["internal_api"], "threads": i["num_threads"]}
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        ]
     except ImportError:
         pass
     if "torch" in sys.modules:

@@ -18,8 +18,16 @@ from ..evaluation import classification_metrics, inference_speed
 from ..specs import build_spec, resolve
 from ..training import Callback, EarlyStopping, History, Progress, TrainConfig, TrainingLoop
 from ..training.loop import split_for_training
-from .rundir import (environment, read_history, read_json, read_yaml, unique_run_dir, write_history, write_json,
-                     write_yaml)
+from .rundir import (
+    environment,
+    read_history,
+    read_json,
+    read_yaml,
+    unique_run_dir,
+    write_history,
+    write_json,
+    write_yaml,
+)
 
 
 @dataclass
@@ -69,10 +77,19 @@ def seed_everything(seed: int) -> None:
 
 def _engine(settings: RunSettings, spec: dict):
     t = settings.train
-    return create_engine(settings.engine, spec, seed=t.seed, optimizer=t.optimizer, lr=t.lr,
-                         weight_decay=t.weight_decay, label_smoothing=t.label_smoothing, device=settings.device,
-                         threads=settings.threads, deterministic=settings.deterministic,
-                         precision=settings.precision)
+    return create_engine(
+        settings.engine,
+        spec,
+        seed=t.seed,
+        optimizer=t.optimizer,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        label_smoothing=t.label_smoothing,
+        device=settings.device,
+        threads=settings.threads,
+        deterministic=settings.deterministic,
+        precision=settings.precision,
+    )
 
 
 def _spec(settings: RunSettings, ds, stored: dict | None = None) -> dict:
@@ -110,10 +127,16 @@ class RunWriter(Callback):
         self.engine.save_checkpoint(self.run / "checkpoint" / f"state{self.suffix}")
         write_history(self.run / "history.csv", self.rows)
         # Written last: it is the commit point a resumed run trusts.
-        write_json(self.run / "checkpoint" / "progress.json", {
-            "epochs_done": epoch, "best": self.best, "monitor": self.monitor,
-            "early_stopping": self.early.state() if self.early else None,
-            "stopped_early": bool(self.early and self.early.stop_training)})
+        write_json(
+            self.run / "checkpoint" / "progress.json",
+            {
+                "epochs_done": epoch,
+                "best": self.best,
+                "monitor": self.monitor,
+                "early_stopping": self.early.state() if self.early else None,
+                "stopped_early": bool(self.early and self.early.stop_training),
+            },
+        )
 
 
 def _callbacks(settings, run, engine):
@@ -130,7 +153,7 @@ def _absolute_paths(settings: RunSettings) -> None:
         settings.root = str(Path(settings.root).expanduser().resolve())
     for prefix in ("folder:", "csv:"):
         if settings.dataset.startswith(prefix):
-            settings.dataset = prefix + str(Path(settings.dataset[len(prefix):]).expanduser().resolve())
+            settings.dataset = prefix + str(Path(settings.dataset[len(prefix) :]).expanduser().resolve())
 
 
 def train_run(settings: RunSettings) -> Path:
@@ -148,13 +171,23 @@ def train_run(settings: RunSettings) -> Path:
     write_json(run / "env.json", environment(engine, settings.train.seed))
     callbacks, writer, _ = _callbacks(settings, run, engine)
     loop = TrainingLoop(engine, ds, settings.train, callbacks)
-    write_json(run / "preprocess.json", {
-        "dataset": ds.name, "image_shape": list(ds.image_shape), "class_names": list(ds.class_names),
-        "style": preprocessing_style(ds.name, ds.image_shape), "dark_background": has_dark_background(ds.X_train),
-        **loop.normalizer.to_dict()})
+    write_json(
+        run / "preprocess.json",
+        {
+            "dataset": ds.name,
+            "image_shape": list(ds.image_shape),
+            "class_names": list(ds.class_names),
+            "style": preprocessing_style(ds.name, ds.image_shape),
+            "dark_background": has_dark_background(ds.X_train),
+            **loop.normalizer.to_dict(),
+        },
+    )
     if not settings.quiet:
-        print(f"run {run}: {spec['name']} ({engine.param_count():,} parameters) on {ds.name} with the "
-              f"{engine.name} engine", file=sys.stderr)
+        print(
+            f"run {run}: {spec['name']} ({engine.param_count():,} parameters) on {ds.name} with the "
+            f"{engine.name} engine",
+            file=sys.stderr,
+        )
     history = loop.run()
     _finish(run, settings, engine, ds, loop.normalizer, history)
     return run
@@ -219,8 +252,9 @@ def read_predictions(run: Path) -> dict[str, np.ndarray]:
     except (OSError, KeyError, ValueError) as exc:
         raise ImgbenchError(f"{path}: cannot read test predictions ({exc})") from None
     if out["probs"].ndim != 2 or len(out["probs"]) != len(out["y_true"]):
-        raise ImgbenchError(f"{path}: expected probs (N, classes) and y_true (N,), found "
-                            f"{out['probs'].shape} and {out['y_true'].shape}")
+        raise ImgbenchError(
+            f"{path}: expected probs (N, classes) and y_true (N,), found {out['probs'].shape} and {out['y_true'].shape}"
+        )
     return out
 
 
@@ -246,21 +280,32 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
     t = time.perf_counter()
     metrics, logits = _test_metrics(engine, ds, normalizer(ds.X_test), ds.y_test)
     write_predictions(run / "predictions.npz", ds.y_test, logits)
-    metrics.update({"split": "test", "weights": f"weights/best{suffix}", "epochs_trained": len(history.rows),
-                    "training_seconds": float(sum(r["seconds"] for r in history.rows)),
-                    "evaluation_seconds": time.perf_counter() - t, "dataset": ds.name,
-                    "model": engine.spec["name"], "engine": engine.name})
+    metrics.update(
+        {
+            "split": "test",
+            "weights": f"weights/best{suffix}",
+            "epochs_trained": len(history.rows),
+            "training_seconds": float(sum(r["seconds"] for r in history.rows)),
+            "evaluation_seconds": time.perf_counter() - t,
+            "dataset": ds.name,
+            "model": engine.spec["name"],
+            "engine": engine.name,
+        }
+    )
     title = f"{engine.spec['name']} / {engine.name} on {ds.name}"
     if history.rows:
         plot_curves(history.rows, run / "plots" / "curves.png", title)
-    plot_confusion_matrix(metrics["confusion_matrix"], ds.class_names, run / "plots" / "confusion_matrix.png",
-                          f"{title}: test accuracy {metrics['accuracy']:.4f}")
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        ds.class_names,
+        run / "plots" / "confusion_matrix.png",
+        f"{title}: test accuracy {metrics['accuracy']:.4f}",
+    )
     # metrics.json last: it marks the run finished (studies skip such runs), so everything else must exist.
     write_json(run / "metrics.json", metrics)
     _index(run)
     if not settings.quiet:
-        print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}",
-              file=sys.stderr)
+        print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}", file=sys.stderr)
 
 
 def open_run(run_dir: str | Path, weights: str = "best"):

@@ -33,8 +33,7 @@ from ..training import TrainConfig
 from .runner import RunSettings
 
 _LIST_KEYS = ("datasets", "models", "engines")
-_TOP_KEYS = {"name", "description", "seeds", "train", "settings", "groups", "reported", "notes", "root",
-             *_LIST_KEYS}
+_TOP_KEYS = {"name", "description", "seeds", "train", "settings", "groups", "reported", "notes", "root", *_LIST_KEYS}
 _GROUP_KEYS = {"train", "settings", "seeds", *_LIST_KEYS}
 _SETTINGS_KEYS = {"image_size", "device", "threads", "deterministic", "precision", "early_stopping", "patience"}
 
@@ -66,9 +65,17 @@ class Study:
     root: str | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "seeds": self.seeds, "train": self.train,
-                "settings": self.settings, "groups": self.groups, "reported": self.reported,
-                "notes": self.notes, "root": self.root}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seeds": self.seeds,
+            "train": self.train,
+            "settings": self.settings,
+            "groups": self.groups,
+            "reported": self.reported,
+            "notes": self.notes,
+            "root": self.root,
+        }
 
 
 def _fail(where: str, msg: str) -> ImgbenchError:
@@ -86,8 +93,11 @@ def _str_list(value, key: str, where: str) -> list[str]:
 def _seeds(value, where: str) -> list[int]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                           and s >= 0 for s in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
         raise _fail(where, f"'seeds' must be a non-empty list of non-negative integers, found {value!r}")
     return value
 
@@ -146,10 +156,17 @@ def parse_study(data: dict, where: str = "study") -> Study:
     reported = data.get("reported")
     if reported is not None and (not isinstance(reported, dict) or not isinstance(reported.get("rows"), list)):
         raise _fail(where, "'reported' must be a mapping with 'source' and a list of 'rows'")
-    return Study(name=name, groups=groups, seeds=_seeds(data.get("seeds", [0]), where),
-                 train=_train(data.get("train"), where), settings=_settings(data.get("settings"), where),
-                 description=str(data.get("description") or ""), reported=reported,
-                 notes=[str(n) for n in data.get("notes") or []], root=data.get("root"))
+    return Study(
+        name=name,
+        groups=groups,
+        seeds=_seeds(data.get("seeds", [0]), where),
+        train=_train(data.get("train"), where),
+        settings=_settings(data.get("settings"), where),
+        description=str(data.get("description") or ""),
+        reported=reported,
+        notes=[str(n) for n in data.get("notes") or []],
+        root=data.get("root"),
+    )
 
 
 def load_study(path: str | Path) -> Study:
@@ -177,12 +194,15 @@ def resolve_dataset(name: str, root: str | None) -> tuple[str, str | None]:
     if fallback and root and find_dataset(CATALOG[canonical], root) is None:
         folder = Path(root).expanduser() / fallback
         if folder.is_dir():
-            return f"folder:{folder.resolve()}", (f"{canonical}: the original files are not under {root}; "
-                                                  f"its image-folder copy {folder} was used")
+            return f"folder:{folder.resolve()}", (
+                f"{canonical}: the original files are not under {root}; its image-folder copy {folder} was used"
+            )
     return canonical, None
 
 
-def plan_runs(study: Study, root: str | None = None, runs_dir: str | Path = "runs") -> tuple[list[PlannedRun], list[str]]:
+def plan_runs(
+    study: Study, root: str | None = None, runs_dir: str | Path = "runs"
+) -> tuple[list[PlannedRun], list[str]]:
     """Every run of ``study`` (groups x datasets x models x engines x seeds) and notes on data substitutions."""
     root = root or study.root
     planned, notes, seen = [], [], set()
@@ -204,9 +224,17 @@ def plan_runs(study: Study, root: str | None = None, runs_dir: str | Path = "run
                         if key in seen:
                             continue
                         seen.add(key)
-                        settings = RunSettings(dataset=real, model=model, engine=engine, root=root, name=key,
-                                               runs_dir=str(runs_dir), quiet=True, study=study.name,
-                                               train=TrainConfig.from_dict({**copy.deepcopy(train), "seed": seed}),
-                                               **extra)
+                        settings = RunSettings(
+                            dataset=real,
+                            model=model,
+                            engine=engine,
+                            root=root,
+                            name=key,
+                            runs_dir=str(runs_dir),
+                            quiet=True,
+                            study=study.name,
+                            train=TrainConfig.from_dict({**copy.deepcopy(train), "seed": seed}),
+                            **extra,
+                        )
                         planned.append(PlannedRun(key, settings, dataset))
     return planned, notes

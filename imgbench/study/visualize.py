@@ -45,8 +45,9 @@ def _pick(X: np.ndarray, index: int, split: str) -> np.ndarray:
     return X[index]
 
 
-def visualize_run(run_dir, out, *, image=None, index: int | None = None, split: str = "test",
-                  weights: str = "best") -> list[Path]:
+def visualize_run(
+    run_dir, out, *, image=None, index: int | None = None, split: str = "test", weights: str = "best"
+) -> list[Path]:
     """Filters of the first conv layer, feature maps of every conv/pool layer, class probabilities and
     saliency for one image (a file, preprocessed as ``predict`` does, or ``index`` of a split)."""
     from ..viz.inside import plot_feature_maps, plot_filters, plot_probabilities, plot_saliency
@@ -72,8 +73,12 @@ def visualize_run(run_dir, out, *, image=None, index: int | None = None, split: 
     if conv is not None:
         w = engine.state_dict()[f"{conv}.weight"]
         written.append(out / "filters.png")
-        plot_filters(w, written[-1], f"{label}: the {w.shape[0]} filters of {conv} ({w.shape[2]}x{w.shape[3]}, "
-                                     f"{w.shape[1]} input channel{'s' if w.shape[1] > 1 else ''})")
+        plot_filters(
+            w,
+            written[-1],
+            f"{label}: the {w.shape[0]} filters of {conv} ({w.shape[2]}x{w.shape[3]}, "
+            f"{w.shape[1]} input channel{'s' if w.shape[1] > 1 else ''})",
+        )
     mapped = [l["name"] for l in layers if l["type"] in MAP_LAYERS]
     acts = engine.activations(x, mapped) if mapped else {}
     for i, name in enumerate(mapped, 1):
@@ -100,7 +105,7 @@ def resolve_kernel(kernel: str) -> tuple[np.ndarray, str]:
     if kernel in KERNELS:
         return KERNELS[kernel], kernel
     if kernel.startswith("learned:"):
-        rest = kernel[len("learned:"):]
+        rest = kernel[len("learned:") :]
         run, _, which = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "0")
         _, engine, _ = open_run(run)
         conv = first_conv(engine.spec)
@@ -114,8 +119,17 @@ def resolve_kernel(kernel: str) -> tuple[np.ndarray, str]:
     raise ImgbenchError(f"unknown kernel '{kernel}': expected edge, blur, sharpen or learned:RUN_DIR[:FILTER]")
 
 
-def walkthrough(out, *, image=None, dataset: str | None = None, root=None, index: int = 0, kernel: str = "edge",
-                stride: int = 1, padding: int = 0) -> Path:
+def walkthrough(
+    out,
+    *,
+    image=None,
+    dataset: str | None = None,
+    root=None,
+    index: int = 0,
+    kernel: str = "edge",
+    stride: int = 1,
+    padding: int = 0,
+) -> Path:
     """The convolution / ReLU / max-pool exercise on an image file or a dataset image; returns the PNG."""
     from ..data.images import load_grey
     from ..viz.walkthrough import compute_walkthrough, plot_walkthrough
@@ -156,14 +170,21 @@ def gallery(run_dir, out, *, split: str = "test", weights: str = "best", count: 
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(X), size=min(count, len(X)), replace=False))
     written = [out / "predictions.png", out / "examples_per_class.png"]
-    plot_predictions(X[pick], y[pick], probs[pick], names, written[0],
-                     f"{label}: random {split} images, predicted class (confidence)")
+    plot_predictions(
+        X[pick],
+        y[pick],
+        probs[pick],
+        names,
+        written[0],
+        f"{label}: random {split} images, predicted class (confidence)",
+    )
     plot_examples_per_class(X, y, names, written[1], seed=seed, title=f"{ds.name}: {split} examples per class")
     wrong = confident_mistakes(y, probs, count)
     if len(wrong):
         written.append(out / "confident_mistakes.png")
-        plot_mistakes(X[wrong], y, probs, wrong, names, written[-1],
-                      f"{label}: the most confident mistakes ({split}; #: index)")
+        plot_mistakes(
+            X[wrong], y, probs, wrong, names, written[-1], f"{label}: the most confident mistakes ({split}; #: index)"
+        )
     return written
 
 
@@ -177,8 +198,16 @@ def penultimate_layer(spec: dict) -> str:
     raise ImgbenchError(f"model '{spec['name']}' has no layer before its classifier")
 
 
-def embedding(run_dir, out, *, methods=("pca", "tsne"), split: str = "test", samples: int = 2000,
-              weights: str = "best", seed: int = 0) -> list[Path]:
+def embedding(
+    run_dir,
+    out,
+    *,
+    methods=("pca", "tsne"),
+    split: str = "test",
+    samples: int = 2000,
+    weights: str = "best",
+    seed: int = 0,
+) -> list[Path]:
     """2-D PCA and t-SNE of the penultimate layer's activations on a class-stratified test subset."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
@@ -209,6 +238,11 @@ def embedding(run_dir, out, *, methods=("pca", "tsne"), split: str = "test", sam
         else:
             raise ImgbenchError(f"unknown projection '{method}': expected pca or tsne")
         written.append(out / f"embedding_{method}.png")
-        plot_embedding(pts, y, pre["class_names"], written[-1],
-                       f"{label}: {how} of layer '{layer}' ({feats.shape[1]} features), {len(X)} {split} images")
+        plot_embedding(
+            pts,
+            y,
+            pre["class_names"],
+            written[-1],
+            f"{label}: {how} of layer '{layer}' ({feats.shape[1]} features), {len(X)} {split} images",
+        )
     return written

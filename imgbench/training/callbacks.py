@@ -76,8 +76,14 @@ class Progress(Callback):
     def _open_bar(self, epoch):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=self.loop.steps_per_epoch, desc=f"epoch {epoch}/{self.loop.cfg.epochs}",
-                        file=self.stream, leave=False, unit="batch", dynamic_ncols=True)
+        self.bar = tqdm(
+            total=self.loop.steps_per_epoch,
+            desc=f"epoch {epoch}/{self.loop.cfg.epochs}",
+            file=self.stream,
+            leave=False,
+            unit="batch",
+            dynamic_ncols=True,
+        )
 
     def on_batch_end(self, step, loss):
         if self.quiet or not self.tty:
@@ -93,6 +99,10 @@ class Progress(Callback):
             self.bar = None
         if self.quiet:
             return
-        print(f"epoch {epoch}/{self.loop.cfg.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
-              f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  lr {row['lr']:.2e}  "
-              f"{row['seconds']:.1f}s", file=self.stream, flush=True)
+        print(
+            f"epoch {epoch}/{self.loop.cfg.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
+            f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  lr {row['lr']:.2e}  "
+            f"{row['seconds']:.1f}s",
+            file=self.stream,
+            flush=True,
+        )

@@ -84,8 +84,9 @@ class TrainingLoop:
         X_tr, y_tr, self.X_val, self.y_val = split_for_training(ds, cfg)
         self.normalizer = normalizer or Normalizer.fit(X_tr)
         augment = Augmenter.for_dataset(ds.image_shape) if cfg.augment else None
-        self.batches = BatchIterator(X_tr, y_tr, cfg.batch_size, seed=cfg.seed, transform=self.normalizer,
-                                     augment=augment)
+        self.batches = BatchIterator(
+            X_tr, y_tr, cfg.batch_size, seed=cfg.seed, transform=self.normalizer, augment=augment
+        )
         self.steps_per_epoch = len(self.batches)
         total = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
@@ -121,8 +122,15 @@ class TrainingLoop:
                 if self.cfg.max_steps and step >= self.cfg.max_steps:
                     break
             val_loss, val_acc = loss_and_accuracy(self.engine.predict_logits(X_val_n), self.y_val)
-            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_acc": correct / max(seen, 1),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lr": lr,
+                "seconds": time.perf_counter() - t0,
+            }
             history.rows.append(row)
             for cb in self.callbacks:
                 cb.on_epoch_end(epoch + 1, row)

@@ -23,7 +23,7 @@ def plot_curves_overlay(curves: dict[str, list[list[dict]]], path: str | Path, t
         epochs = np.arange(1, n + 1)
         for ax, key in ((ax_acc, acc_key), (ax_loss, "train_loss")):
             values = np.array([[r[key] for r in h[:n]] for h in runs])
-            line, = ax.plot(epochs, values.mean(axis=0), "o-", ms=3, label=label)
+            (line,) = ax.plot(epochs, values.mean(axis=0), "o-", ms=3, label=label)
             if len(runs) > 1:
                 ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.15)
     ax_acc.set_ylabel("validation accuracy" if use_val else "training accuracy")
@@ -68,11 +68,15 @@ def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> None
     seconds = np.array([p["seconds"] for p in points], dtype=float)
     sizes = 40 + 400 * seconds / max(seconds.max(), 1e-9)
     for p, s in zip(points, sizes):
-        ax.errorbar(p["params"], p["accuracy"], yerr=p["accuracy_std"] or None, fmt="none", ecolor="grey",
-                    capsize=3)
+        ax.errorbar(p["params"], p["accuracy"], yerr=p["accuracy_std"] or None, fmt="none", ecolor="grey", capsize=3)
         ax.scatter(p["params"], p["accuracy"], s=s, alpha=0.6)
-        ax.annotate(f"{p['label']}\n{p['seconds']:.1f} s", (p["params"], p["accuracy"]), fontsize=7,
-                    xytext=(6, 6), textcoords="offset points")
+        ax.annotate(
+            f"{p['label']}\n{p['seconds']:.1f} s",
+            (p["params"], p["accuracy"]),
+            fontsize=7,
+            xytext=(6, 6),
+            textcoords="offset points",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("test accuracy (mean over seeds)")
@@ -97,8 +101,7 @@ def plot_significance(labels: list[str], p_values: np.ndarray, path: str | Path,
             if i != j:
                 p = p_values[i, j]
                 text = f"{p:.2g}" + (" *" if p < 0.05 else "")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if p < 1e-4 else "black")
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if p < 1e-4 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, label="-log10(p)")
     ax.set_title(title or "McNemar exact test, p-values (* p < 0.05)")
     save_figure(fig, path)

@@ -18,8 +18,14 @@ def to_display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.transpose(image, (1, 2, 0)), None
 
 
-def plot_gallery(images: np.ndarray, captions: list[str], path: str | Path, title: str = "",
-                 colors: list[str] | None = None, ncols: int = 6) -> None:
+def plot_gallery(
+    images: np.ndarray,
+    captions: list[str],
+    path: str | Path,
+    title: str = "",
+    colors: list[str] | None = None,
+    ncols: int = 6,
+) -> None:
     """A grid of ``(N, C, H, W)`` uint8 images, each with a caption (coloured when ``colors`` is given)."""
     plt = pyplot()
     n = len(images)
@@ -61,19 +67,28 @@ def plot_mistakes(images, y_true, probs, indices, class_names, path, title: str)
     """The wrong predictions at ``indices`` (``images`` holds those images), captioned with the index,
     the predicted class with its confidence and the true class."""
     y_hat = probs.argmax(axis=1)
-    captions = [f"#{i}: {class_names[y_hat[i]]} ({probs[i, y_hat[i]]:.0%})\ntrue: {class_names[y_true[i]]}"
-                for i in indices]
+    captions = [
+        f"#{i}: {class_names[y_hat[i]]} ({probs[i, y_hat[i]]:.0%})\ntrue: {class_names[y_true[i]]}" for i in indices
+    ]
     plot_gallery(images, captions, path, title, colors=[WRONG] * len(indices))
 
 
-def plot_examples_per_class(X: np.ndarray, y: np.ndarray, class_names, path, per_class: int = 8,
-                            seed: int = 0, title: str = "examples per class") -> None:
+def plot_examples_per_class(
+    X: np.ndarray,
+    y: np.ndarray,
+    class_names,
+    path,
+    per_class: int = 8,
+    seed: int = 0,
+    title: str = "examples per class",
+) -> None:
     """One row per class with ``per_class`` random examples of it."""
     plt = pyplot()
     rng = np.random.default_rng(seed)
     k = len(class_names)
-    fig, axes = plt.subplots(k, per_class, figsize=(1.1 * per_class + 1.2, 1.1 * k + 0.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        k, per_class, figsize=(1.1 * per_class + 1.2, 1.1 * k + 0.6), squeeze=False, layout="constrained"
+    )
     for c in range(k):
         idx = np.flatnonzero(y == c)
         chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []

@@ -119,4 +119,3 @@ def plot_embedding(points: np.ndarray, y: np.ndarray, class_names, path: str | P
     ax.set_title(title)
     save_figure(fig, path)
     plt.close(fig)
-

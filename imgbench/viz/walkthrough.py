@@ -30,8 +30,9 @@ class Walkthrough:
     kernel_name: str
 
 
-def compute_walkthrough(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0,
-                        kernel_name: str = "kernel") -> Walkthrough:
+def compute_walkthrough(
+    image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0, kernel_name: str = "kernel"
+) -> Walkthrough:
     """Run the steps on a 2-D image (values as given; the figure shows them unchanged)."""
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
@@ -50,8 +51,9 @@ def _shape(a: np.ndarray) -> str:
 def plot_walkthrough(w: Walkthrough, path: str | Path, title: str = "") -> None:
     """Five panels (original, kernel with its values, convolved, ReLU, max-pooled), shapes annotated."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 5, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1, 0.8, 1, 1, 1]},
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, 5, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1, 0.8, 1, 1, 1]}, layout="constrained"
+    )
     h, wd = w.image.shape
     k = w.kernel.shape[0]
     out_h = (h + 2 * w.padding - k) // w.stride + 1
@@ -61,13 +63,22 @@ def plot_walkthrough(w: Walkthrough, path: str | Path, title: str = "") -> None:
     axes[1].imshow(w.kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
     if k <= 7:
         for (i, j), v in np.ndenumerate(w.kernel):
-            axes[1].text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=9 if k <= 5 else 7,
-                         color="white" if abs(v) > 0.6 * limit else "black")
+            axes[1].text(
+                j,
+                i,
+                f"{v:.2g}",
+                ha="center",
+                va="center",
+                fontsize=9 if k <= 5 else 7,
+                color="white" if abs(v) > 0.6 * limit else "black",
+            )
     axes[1].set_title(f"2. {w.kernel_name} kernel\n{k}x{k}")
     lim = float(np.abs(w.convolved).max()) or 1.0
     axes[2].imshow(w.convolved, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[2].set_title(f"3. convolved (stride {w.stride}, padding {w.padding})\n"
-                      f"{_shape(w.convolved)} = ({h} + 2·{w.padding} − {k}) // {w.stride} + 1 = {out_h}")
+    axes[2].set_title(
+        f"3. convolved (stride {w.stride}, padding {w.padding})\n"
+        f"{_shape(w.convolved)} = ({h} + 2·{w.padding} − {k}) // {w.stride} + 1 = {out_h}"
+    )
     axes[3].imshow(w.activated, cmap="magma")
     axes[3].set_title(f"4. ReLU: max(x, 0)\n{_shape(w.activated)}")
     axes[4].imshow(w.pooled, cmap="magma")

@@ -17,8 +17,7 @@ from .test_cli_data import run_cli
 # 10 Fashion-MNIST epochs land at 92.96-93.08%, too close to the floor), and bf16 autocast in the
 # channels-last layout makes an epoch of vgg-small about 1.7x faster than fp32 (benchmarks/torch_cpu.py),
 # which CIFAR-10's 30-minute limit needs.
-RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1,
-                "--precision", "bf16")
+RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1, "--precision", "bf16")
 TARGETS = [
     # dataset, model, epochs, floor, time limit in seconds, extra flags
     ("mnist", "vgg-small", 8, 0.994, None, ()),
@@ -31,9 +30,29 @@ TARGETS = [
 @pytest.mark.parametrize("dataset,model,epochs,floor,seconds,flags", TARGETS, ids=[t[0] for t in TARGETS])
 def test_accuracy_target(tmp_path, shared_datasets, dataset, model, epochs, floor, seconds, flags):
     data = f"folder:{shared_datasets / dataset}" if dataset == "cifar10-jpg" else dataset
-    proc = run_cli("train", "--dataset", data, "--root", shared_datasets, "--model", model, "--engine", "torch",
-                   "--epochs", epochs, "--augment", "--batch-size", 128, "--runs-dir", tmp_path, "--name", "r",
-                   "--quiet", *flags, timeout=3600)
+    proc = run_cli(
+        "train",
+        "--dataset",
+        data,
+        "--root",
+        shared_datasets,
+        "--model",
+        model,
+        "--engine",
+        "torch",
+        "--epochs",
+        epochs,
+        "--augment",
+        "--batch-size",
+        128,
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "r",
+        "--quiet",
+        *flags,
+        timeout=3600,
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     print(f"{dataset} {model}: {metrics['accuracy']:.4f} in {metrics['training_seconds']:.0f} s")

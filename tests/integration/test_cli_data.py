@@ -20,8 +20,13 @@ CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 
 def run_cli(*args, env=None, timeout=600):
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "imgbench", *map(str, args)],
-                          capture_output=True, text=True, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "imgbench", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def assert_clean_error(proc, *needles):
@@ -128,6 +133,7 @@ def test_verify_detects_modified_content(tmp_path, shared_datasets):
 
 # --- bad input: one clear line, non-zero exit, no traceback -------------------------------
 
+
 def _mnist_copy(tmp_path, shared_datasets):
     folder = tmp_path / "mnist"
     folder.mkdir()
@@ -146,8 +152,9 @@ def test_cli_truncated_gz(tmp_path, shared_datasets):
 def test_cli_idx_count_mismatch(tmp_path, shared_datasets):
     folder = _mnist_copy(tmp_path, shared_datasets)
     idx.write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(9999, np.uint8))
-    assert_clean_error(run_cli("data", "info", "mnist", "--root", tmp_path),
-                       "10000 images", "9999 labels", "t10k-labels-idx1-ubyte.gz")
+    assert_clean_error(
+        run_cli("data", "info", "mnist", "--root", tmp_path), "10000 images", "9999 labels", "t10k-labels-idx1-ubyte.gz"
+    )
 
 
 def test_cli_wrong_magic(tmp_path, shared_datasets):
@@ -158,8 +165,9 @@ def test_cli_wrong_magic(tmp_path, shared_datasets):
 
 def test_cli_bad_csv_row(tmp_path):
     (tmp_path / "d.csv").write_text("label,p0,p1,p2,p3\n1,0,0,0,0\n2,0,x,0,0\n")
-    assert_clean_error(run_cli("data", "info", f"csv:{tmp_path / 'd.csv'}"),
-                       "d.csv, line 3, column 3", "expected a number, found 'x'")
+    assert_clean_error(
+        run_cli("data", "info", f"csv:{tmp_path / 'd.csv'}"), "d.csv, line 3, column 3", "expected a number, found 'x'"
+    )
 
 
 def test_cli_cifar_pickle_refused(tmp_path):
@@ -187,8 +195,9 @@ def test_cli_image_folder_errors(tmp_path):
 
 
 def test_cli_offline_not_found(tmp_path):
-    proc = run_cli("data", "info", "fashion-mnist", "--root", tmp_path, "--offline",
-                   env={"IMGBENCH_CACHE": str(tmp_path / "c")})
+    proc = run_cli(
+        "data", "info", "fashion-mnist", "--root", tmp_path, "--offline", env={"IMGBENCH_CACHE": str(tmp_path / "c")}
+    )
     assert_clean_error(proc, str(tmp_path / "fashion-mnist"), "train-images-idx3-ubyte.gz")
 
 

@@ -16,14 +16,39 @@ from imgbench.study import read_history
 
 from .test_cli_data import assert_clean_error, run_cli
 
-RUN_FILES = {"config.yaml", "env.json", "history.csv", "metrics.json", "preprocess.json", "weights", "plots",
-             "checkpoint"}
+RUN_FILES = {
+    "config.yaml",
+    "env.json",
+    "history.csv",
+    "metrics.json",
+    "preprocess.json",
+    "weights",
+    "plots",
+    "checkpoint",
+}
 
 
 @pytest.mark.parametrize("engine,suffix", [("numpy", ".npz"), ("torch", ".pt")])
 def test_train_writes_a_complete_run_and_evaluate_reproduces_it(tmp_path, engine, suffix):
-    proc = run_cli("train", "--dataset", "digits", "--model", "mlp", "--engine", engine, "--epochs", "4",
-                   "--batch-size", "32", "--runs-dir", tmp_path, "--name", "r", "--schedule", "cosine")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--engine",
+        engine,
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "r",
+        "--schedule",
+        "cosine",
+    )
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "r"
     assert RUN_FILES <= {p.name for p in run.iterdir()}
@@ -45,8 +70,20 @@ def test_train_writes_a_complete_run_and_evaluate_reproduces_it(tmp_path, engine
 
 
 def test_name_clash_gets_a_suffix_and_config_reruns(tmp_path):
-    args = ["train", "--dataset", "digits", "--model", "mlp-small", "--epochs", "1", "--runs-dir", tmp_path,
-            "--name", "same", "--quiet"]
+    args = [
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp-small",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "same",
+        "--quiet",
+    ]
     assert run_cli(*args).returncode == 0
     assert run_cli(*args).returncode == 0
     assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {"same", "same-2"}
@@ -59,40 +96,119 @@ def test_name_clash_gets_a_suffix_and_config_reruns(tmp_path):
 
 
 def test_early_stopping_and_max_steps(tmp_path):
-    proc = run_cli("train", "--dataset", "digits", "--model", "mlp-small", "--epochs", "50", "--runs-dir", tmp_path,
-                   "--name", "es", "--early-stopping", "val_loss", "--patience", "2", "--lr", "0.05", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp-small",
+        "--epochs",
+        "50",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "es",
+        "--early-stopping",
+        "val_loss",
+        "--patience",
+        "2",
+        "--lr",
+        "0.05",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(read_history(tmp_path / "es" / "history.csv")) < 50
-    proc = run_cli("train", "--dataset", "digits", "--epochs", "3", "--max-steps", "5", "--runs-dir", tmp_path,
-                   "--name", "dry", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "3",
+        "--max-steps",
+        "5",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "dry",
+        "--quiet",
+    )
     assert proc.returncode == 0 and len(read_history(tmp_path / "dry" / "history.csv")) == 1
 
 
 def test_precision_flag_is_recorded_and_checked(tmp_path):
-    proc = run_cli("train", "--dataset", "digits", "--model", "cnn-tiny", "--engine", "torch", "--epochs", "3",
-                   "--precision", "bf16", "--device", "cpu", "--runs-dir", tmp_path, "--name", "bf", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "cnn-tiny",
+        "--engine",
+        "torch",
+        "--epochs",
+        "3",
+        "--precision",
+        "bf16",
+        "--device",
+        "cpu",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "bf",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "precision: bf16" in (tmp_path / "bf" / "config.yaml").read_text()
     assert json.loads((tmp_path / "bf" / "metrics.json").read_text())["accuracy"] > 0.75  # chance: 0.1
-    assert_clean_error(run_cli("train", "--dataset", "digits", "--engine", "torch", "--device", "cpu",
-                               "--precision", "fp16", "--runs-dir", tmp_path), "needs a GPU")
+    assert_clean_error(
+        run_cli(
+            "train",
+            "--dataset",
+            "digits",
+            "--engine",
+            "torch",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp16",
+            "--runs-dir",
+            tmp_path,
+        ),
+        "needs a GPU",
+    )
 
 
 def test_train_bad_input(tmp_path):
-    assert_clean_error(run_cli("train", "--dataset", "digits", "--model", "cnn-small", "--runs-dir", tmp_path),
-                       "does not fit")
-    assert_clean_error(run_cli("train", "--dataset", "digits", "--model", "nope", "--runs-dir", tmp_path),
-                       "unknown model 'nope'")
+    assert_clean_error(
+        run_cli("train", "--dataset", "digits", "--model", "cnn-small", "--runs-dir", tmp_path), "does not fit"
+    )
+    assert_clean_error(
+        run_cli("train", "--dataset", "digits", "--model", "nope", "--runs-dir", tmp_path), "unknown model 'nope'"
+    )
     assert_clean_error(run_cli("evaluate", tmp_path), "not a run directory")
     assert_clean_error(run_cli("train", "--resume", tmp_path / "missing"), "config.yaml")
 
 
 def test_killed_during_epoch_2_then_resumed(tmp_path, shared_datasets):
     """SIGKILL during epoch 2, then --resume: a valid run identical to an uninterrupted one."""
-    args = ["train", "--dataset", "mnist", "--root", str(shared_datasets), "--model", "mlp-small", "--epochs", "3",
-            "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "imgbench", *args, "--name", "killed"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [
+        "train",
+        "--dataset",
+        "mnist",
+        "--root",
+        str(shared_datasets),
+        "--model",
+        "mlp-small",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--runs-dir",
+        str(tmp_path),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgbench", *args, "--name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     progress = tmp_path / "killed" / "checkpoint" / "progress.json"
     deadline = time.time() + 120
     while not progress.exists() and proc.poll() is None and time.time() < deadline:
@@ -121,8 +237,24 @@ def test_killed_during_epoch_2_then_resumed(tmp_path, shared_datasets):
 @pytest.mark.slow
 def test_torch_cnn_small_mnist_3_epochs_at_least_98_8(tmp_path, shared_datasets):
     """The issue's acceptance command, with default settings (measured 99.22%, about 20 s)."""
-    proc = run_cli("train", "--dataset", "mnist", "--root", shared_datasets, "--model", "cnn-small",
-                   "--engine", "torch", "--epochs", "3", "--runs-dir", tmp_path, "--name", "acc", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "mnist",
+        "--root",
+        shared_datasets,
+        "--model",
+        "cnn-small",
+        "--engine",
+        "torch",
+        "--epochs",
+        "3",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "acc",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "acc" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.988
@@ -138,8 +270,22 @@ def test_run_records_absolute_data_paths(tmp_path, monkeypatch):
         for i in range(6):
             Image.new("L", (8, 8), 40 * i + (100 if c == "b" else 0)).save(tmp_path / "imgs" / c / f"{i}.png")
     monkeypatch.chdir(tmp_path)
-    proc = run_cli("train", "--dataset", "folder:imgs", "--model", "mlp-small", "--epochs", "1", "--runs-dir", "r",
-                   "--name", "rel", "--val-split", "0.25", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "folder:imgs",
+        "--model",
+        "mlp-small",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        "r",
+        "--name",
+        "rel",
+        "--val-split",
+        "0.25",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     import yaml
 
@@ -153,8 +299,24 @@ def test_run_records_absolute_data_paths(tmp_path, monkeypatch):
 def test_keras_cnn_small_mnist_1_epoch_at_least_97(tmp_path, shared_datasets):
     """The Keras engine issue's acceptance command, default settings."""
     pytest.importorskip("keras")
-    proc = run_cli("train", "--dataset", "mnist", "--root", shared_datasets, "--model", "cnn-small",
-                   "--engine", "keras", "--epochs", "1", "--runs-dir", tmp_path, "--name", "k", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "mnist",
+        "--root",
+        shared_datasets,
+        "--model",
+        "cnn-small",
+        "--engine",
+        "keras",
+        "--epochs",
+        "1",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "k",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "k" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.97 and metrics["param_count"] == 46730

@@ -58,8 +58,10 @@ def test_quick_preset_covers_3_engines_x_2_models_x_3_seeds(quick_study):
     print(f"quick preset: {seconds:.1f} s")
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("IMGBENCH_REQUIRE_BROWSER"),
-                    reason="Chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("IMGBENCH_REQUIRE_BROWSER"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
 def test_report_renders_in_headless_chromium_without_console_errors(quick_study, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -67,9 +69,19 @@ def test_report_renders_in_headless_chromium_without_console_errors(quick_study,
     out, _, _ = quick_study
     errors = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -77,7 +89,9 @@ def test_report_renders_in_headless_chromium_without_console_errors(quick_study,
             page.goto((out / "report.html").as_uri(), wait_until="load")
             assert page.title() == "imgbench study: quick"
             assert page.locator("h2#digits + table tbody tr").count() == 6
-            broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+            broken = page.evaluate(
+                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+            )
             assert broken == 0 and page.evaluate("document.images.length") >= 11
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -95,8 +109,11 @@ def test_killed_study_completes_only_the_missing_runs(tmp_path):
     study = tmp_path / "small.yaml"
     study.write_text(SMALL_STUDY)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "imgbench", "compare", study, "--out", out, "--no-report"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgbench", "compare", study, "--out", out, "--no-report"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while len(_finished(out / "runs")) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -161,8 +178,21 @@ def test_report_from_run_directories(quick_study, tmp_path):
 
 def test_ann_vs_cnn_preset_covers_both_datasets_with_reported_figures(tmp_path, shared_datasets):
     """A dry run of the preset (1 seed, a few steps): the table must cover both datasets and the classic figures."""
-    proc = run_cli("compare", "--preset", "ann-vs-cnn", "--root", shared_datasets, "--out", tmp_path,
-                   "--seeds", "0", "--epochs", "1", "--max-steps", "3")
+    proc = run_cli(
+        "compare",
+        "--preset",
+        "ann-vs-cnn",
+        "--root",
+        shared_datasets,
+        "--out",
+        tmp_path,
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--max-steps",
+        "3",
+    )
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "report.md").read_text()
     assert "## fashion-mnist" in md and "## cifar10-jpg" in md

@@ -77,7 +77,7 @@ def test_wrong_checksum_leaves_nothing(server, tmp_path):
     url, routes = server
     rf, data = _payload(tmp_path)
     mid = len(data) // 2
-    routes["/a/" + rf.name] = ("ok", data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:])
+    routes["/a/" + rf.name] = ("ok", data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1 :])
     with pytest.raises(DownloadError, match="checksum mismatch"):
         fetch(rf, [url + "/a/"], tmp_path / "dl", progress=False)
     assert _leftovers(tmp_path / "dl") == []
@@ -114,15 +114,16 @@ def test_whole_dataset_download_then_load(server, tmp_path, monkeypatch):
     url, routes = server
     files = []
     for split, n in (("train", 30), ("t10k", 10)):
-        for kind, arr in (("images-idx3", np.full((n, 28, 28), 9, np.uint8)),
-                          ("labels-idx1", (np.arange(n) % 10).astype(np.uint8))):
+        for kind, arr in (
+            ("images-idx3", np.full((n, 28, 28), 9, np.uint8)),
+            ("labels-idx1", (np.arange(n) % 10).astype(np.uint8)),
+        ):
             name = f"{split}-{kind}-ubyte.gz"
             idx.write_idx(tmp_path / "src" / name, arr)
             data = (tmp_path / "src" / name).read_bytes()
             routes["/m/" + name] = ("ok", data)
             files.append(RemoteFile(name, hashlib.sha256(data).hexdigest()))
-    info = DatasetInfo("mnist", "test", (1, 28, 28), tuple("0123456789"), files=tuple(files),
-                       mirrors=(url + "/m/",))
+    info = DatasetInfo("mnist", "test", (1, 28, 28), tuple("0123456789"), files=tuple(files), mirrors=(url + "/m/",))
     folder = download_dataset(info, tmp_path / "root", progress=False)
     assert folder == tmp_path / "root" / "mnist"
     import imgbench.data.load as load_mod
@@ -139,8 +140,11 @@ def test_failed_download_reports_search_dirs(server, tmp_path, monkeypatch):
     from imgbench.data.catalog import MNIST
 
     monkeypatch.delenv("IMGBENCH_OFFLINE")
-    monkeypatch.setitem(load_mod.CATALOG, "mnist", DatasetInfo(
-        "mnist", "t", MNIST.image_shape, MNIST.class_names, files=MNIST.files, mirrors=(url + "/none/",)))
+    monkeypatch.setitem(
+        load_mod.CATALOG,
+        "mnist",
+        DatasetInfo("mnist", "t", MNIST.image_shape, MNIST.class_names, files=MNIST.files, mirrors=(url + "/none/",)),
+    )
     with pytest.raises(DatasetNotFoundError, match="download failed") as exc:
         load_dataset("mnist", root=tmp_path / "r")
     assert str(tmp_path / "r" / "mnist") in str(exc.value)

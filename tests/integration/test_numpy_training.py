@@ -28,8 +28,13 @@ def test_mlp_learns_digits_and_loss_falls():
 
 @pytest.mark.parametrize("optimizer,lr", [("sgd", 0.05), ("adamw", 2e-3)])
 def test_other_optimizers_learn_digits(optimizer, lr):
-    _, _, acc = _train("digits", "mlp-small", TrainConfig(epochs=10, batch_size=32, lr=lr, optimizer=optimizer, schedule="constant"),
-                       optimizer=optimizer, lr=lr)
+    _, _, acc = _train(
+        "digits",
+        "mlp-small",
+        TrainConfig(epochs=10, batch_size=32, lr=lr, optimizer=optimizer, schedule="constant"),
+        optimizer=optimizer,
+        lr=lr,
+    )
     assert acc > 0.9
 
 
@@ -58,7 +63,9 @@ def test_mlp_mnist_at_least_98_percent(shared_datasets):
 
 @pytest.mark.slow
 def test_cnn_small_mnist_at_least_99_percent(shared_datasets):
-    cfg = TrainConfig(epochs=10, schedule="cosine", lr=1e-3, batch_size=128, augment=True)  # 99.21% measured (103 s, half-batches)
+    cfg = TrainConfig(
+        epochs=10, schedule="cosine", lr=1e-3, batch_size=128, augment=True
+    )  # 99.21% measured (103 s, half-batches)
     _, _, acc = _train("mnist", "cnn-small", cfg, root=shared_datasets)
     assert acc >= 0.990
 

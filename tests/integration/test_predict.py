@@ -18,8 +18,24 @@ from .test_cli_data import assert_clean_error, run_cli
 def mnist_run(tmp_path_factory, shared_datasets):
     shared = shared_datasets
     runs = tmp_path_factory.mktemp("runs")
-    proc = run_cli("train", "--dataset", "mnist", "--root", shared, "--model", "cnn-small", "--engine", "torch",
-                   "--epochs", "2", "--runs-dir", runs, "--name", "digits", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "mnist",
+        "--root",
+        shared,
+        "--model",
+        "cnn-small",
+        "--engine",
+        "torch",
+        "--epochs",
+        "2",
+        "--runs-dir",
+        runs,
+        "--name",
+        "digits",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     return runs / "digits", load_dataset("mnist", root=shared)
 
@@ -27,8 +43,9 @@ def mnist_run(tmp_path_factory, shared_datasets):
 def user_photo(digit: np.ndarray, rng, light_paper: bool, rgb: bool) -> Image.Image:
     """An MNIST digit upscaled, off-centre on a bigger canvas, maybe dark ink on light paper."""
     scale = int(rng.integers(6, 12))
-    big = np.asarray(Image.fromarray(digit).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR),
-                     dtype=np.float64)
+    big = np.asarray(
+        Image.fromarray(digit).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR), dtype=np.float64
+    )
     h, w = int(rng.integers(350, 450)), int(rng.integers(350, 500))
     canvas = np.zeros((h, w))
     top, left = int(rng.integers(0, h - big.shape[0])), int(rng.integers(0, w - big.shape[1]))

@@ -28,8 +28,26 @@ def assert_png(path, min_size=(300, 150)):
 def cnn_run(tmp_path_factory, shared_datasets):
     """A cnn-small run on MNIST with the torch engine (a short run: about 97% accurate)."""
     runs = tmp_path_factory.mktemp("runs")
-    proc = run_cli("train", "--dataset", "mnist", "--root", shared_datasets, "--model", "cnn-small", "--engine",
-                   "torch", "--epochs", "1", "--max-steps", "250", "--runs-dir", runs, "--name", "cnn", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "mnist",
+        "--root",
+        shared_datasets,
+        "--model",
+        "cnn-small",
+        "--engine",
+        "torch",
+        "--epochs",
+        "1",
+        "--max-steps",
+        "250",
+        "--runs-dir",
+        runs,
+        "--name",
+        "cnn",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     return runs / "cnn", shared_datasets
 
@@ -54,8 +72,15 @@ def test_visualize_writes_filters_feature_maps_probabilities_and_saliency(cnn_ru
     proc = run_cli("visualize", run, "--index", "0", "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["feature_maps_01_conv1.png", "feature_maps_02_pool1.png", "feature_maps_03_conv2.png",
-                     "feature_maps_04_pool2.png", "filters.png", "probabilities.png", "saliency.png"]
+    assert names == [
+        "feature_maps_01_conv1.png",
+        "feature_maps_02_pool1.png",
+        "feature_maps_03_conv2.png",
+        "feature_maps_04_pool2.png",
+        "filters.png",
+        "probabilities.png",
+        "saliency.png",
+    ]
     for name in names:
         assert_png(tmp_path / name)
 
@@ -78,8 +103,18 @@ def test_walkthrough_cli_with_dataset_file_and_learned_kernel(cnn_run, tmp_path)
     assert_png(tmp_path / "a" / "walkthrough.png", (1000, 250))
     photo = (np.random.default_rng(0).random((600, 900, 3)) * 255).astype(np.uint8)  # large: shrunk to 256
     Image.fromarray(photo).save(tmp_path / "photo.jpg")
-    proc = run_cli("walkthrough", tmp_path / "photo.jpg", "--kernel", f"learned:{run}:2", "--stride", "2",
-                   "--padding", "1", "--out", tmp_path / "b")
+    proc = run_cli(
+        "walkthrough",
+        tmp_path / "photo.jpg",
+        "--kernel",
+        f"learned:{run}:2",
+        "--stride",
+        "2",
+        "--padding",
+        "1",
+        "--out",
+        tmp_path / "b",
+    )
     assert proc.returncode == 0, proc.stderr
     assert_png(tmp_path / "b" / "walkthrough.png", (1000, 250))
 
@@ -98,8 +133,22 @@ def test_gallery_and_embedding(cnn_run, tmp_path):
 
 def test_keras_run_is_visualized_through_the_same_adapter(tmp_path):
     pytest.importorskip("keras")
-    proc = run_cli("train", "--dataset", "digits", "--model", "cnn-tiny", "--engine", "keras", "--epochs", "2",
-                   "--runs-dir", tmp_path, "--name", "k", "--quiet")
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "cnn-tiny",
+        "--engine",
+        "keras",
+        "--epochs",
+        "2",
+        "--runs-dir",
+        tmp_path,
+        "--name",
+        "k",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("visualize", tmp_path / "k", "--index", "5", "--out", tmp_path / "v")
     assert proc.returncode == 0, proc.stderr
@@ -112,12 +161,23 @@ def test_visual_commands_reject_bad_input(cnn_run, tmp_path):
     assert_clean_error(run_cli("visualize", run, "--index", "10000", "--out", tmp_path), "out of range")
     assert_clean_error(run_cli("visualize", run, "--out", tmp_path), "give an image file or --index")
     (tmp_path / "notes.txt").write_text("not an image")
-    assert_clean_error(run_cli("visualize", run, "--image", tmp_path / "notes.txt", "--out", tmp_path),
-                       "notes.txt", "not a readable image")
-    assert_clean_error(run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--kernel", "wobble",
-                               "--out", tmp_path), "unknown kernel 'wobble'")
-    assert_clean_error(run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--kernel", f"learned:{run}:99",
-                               "--out", tmp_path), "filter 99 does not exist")
-    assert_clean_error(run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--stride", "0",
-                               "--out", tmp_path), "--stride must be at least 1")
+    assert_clean_error(
+        run_cli("visualize", run, "--image", tmp_path / "notes.txt", "--out", tmp_path),
+        "notes.txt",
+        "not a readable image",
+    )
+    assert_clean_error(
+        run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--kernel", "wobble", "--out", tmp_path),
+        "unknown kernel 'wobble'",
+    )
+    assert_clean_error(
+        run_cli(
+            "walkthrough", "--dataset", "mnist", "--root", root, "--kernel", f"learned:{run}:99", "--out", tmp_path
+        ),
+        "filter 99 does not exist",
+    )
+    assert_clean_error(
+        run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--stride", "0", "--out", tmp_path),
+        "--stride must be at least 1",
+    )
     assert_clean_error(run_cli("gallery", tmp_path, "--out", tmp_path), "not a run directory")

@@ -65,7 +65,7 @@ def test_numpy_saliency_is_the_finite_difference_slope(twins):
     model.forward(x)
     grad = model.input_gradient(d)[0, 0]
     eps = 1e-6
-    for (i, j) in [(10, 10), (14, 17), (20, 5)]:
+    for i, j in [(10, 10), (14, 17), (20, 5)]:
         up, down = x.copy(), x.copy()
         up[0, 0, i, j] += eps
         down[0, 0, i, j] -= eps

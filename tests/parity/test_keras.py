@@ -88,13 +88,23 @@ def test_reseeded_dropout_is_the_same_in_another_process():
     import subprocess
     import sys
 
-    code = ("import numpy as np\n"
-            "from imgbench.engines.keras.engine import KerasEngine\n"
-            "from imgbench.specs import build_spec\n"
-            "e = KerasEngine(build_spec('keras-convnet', [1, 28, 28], 10))\n"
-            "e.reseed(3, 1)\n"
-            "x = np.ones((4, 28, 28, 1), np.float32)\n"
-            "print(np.asarray(e.model(x, training=True)).round(5).tolist())\n")
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONHASHSEED": str(salt)}).stdout for salt in (1, 2)]
+    code = (
+        "import numpy as np\n"
+        "from imgbench.engines.keras.engine import KerasEngine\n"
+        "from imgbench.specs import build_spec\n"
+        "e = KerasEngine(build_spec('keras-convnet', [1, 28, 28], 10))\n"
+        "e.reseed(3, 1)\n"
+        "x = np.ones((4, 28, 28, 1), np.float32)\n"
+        "print(np.asarray(e.model(x, training=True)).round(5).tolist())\n"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": str(salt)},
+        ).stdout
+        for salt in (1, 2)
+    ]
     assert outs[0] and outs[0] == outs[1]

@@ -9,9 +9,24 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from imgbench.engines.numpy import (SGD, Adam, AdamW, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout,  # noqa: E402
-                                    GlobalAvgPool2D, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax,
-                                    SoftmaxCrossEntropy, Tanh)
+from imgbench.engines.numpy import (
+    SGD,
+    Adam,
+    AdamW,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,  # noqa: E402
+    GlobalAvgPool2D,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
 
 TOL = 1e-4
 
@@ -56,12 +71,20 @@ def test_dense():
     _compare(layer, lin, _x(5, 7), torch_params=[("weight", lin.weight), ("bias", lin.bias)])
 
 
-@pytest.mark.parametrize("np_layer,torch_fn", [
-    (MaxPool2D(2), nn.MaxPool2d(2)), (MaxPool2D(3, 2), nn.MaxPool2d(3, 2)),
-    (AvgPool2D(2), nn.AvgPool2d(2)), (GlobalAvgPool2D(), lambda t: t.mean(dim=(2, 3))),
-    (ReLU(), F.relu), (LeakyReLU(0.1), lambda t: F.leaky_relu(t, 0.1)), (Sigmoid(), torch.sigmoid),
-    (Tanh(), torch.tanh),
-], ids=["maxpool2", "maxpool3s2", "avgpool", "gap", "relu", "leakyrelu", "sigmoid", "tanh"])
+@pytest.mark.parametrize(
+    "np_layer,torch_fn",
+    [
+        (MaxPool2D(2), nn.MaxPool2d(2)),
+        (MaxPool2D(3, 2), nn.MaxPool2d(3, 2)),
+        (AvgPool2D(2), nn.AvgPool2d(2)),
+        (GlobalAvgPool2D(), lambda t: t.mean(dim=(2, 3))),
+        (ReLU(), F.relu),
+        (LeakyReLU(0.1), lambda t: F.leaky_relu(t, 0.1)),
+        (Sigmoid(), torch.sigmoid),
+        (Tanh(), torch.tanh),
+    ],
+    ids=["maxpool2", "maxpool3s2", "avgpool", "gap", "relu", "leakyrelu", "sigmoid", "tanh"],
+)
 def test_parameter_free_layers(np_layer, torch_fn):
     _compare(np_layer, torch_fn, _x(2, 3, 8, 9))
 
@@ -130,14 +153,17 @@ def test_cross_entropy(smoothing):
     np.testing.assert_allclose(loss.backward(), zt.grad.numpy(), atol=TOL)
 
 
-@pytest.mark.parametrize("name,np_cls,torch_cls,kw", [
-    ("sgd", SGD, torch.optim.SGD, dict(lr=0.1)),
-    ("sgd-momentum-wd", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, weight_decay=1e-3)),
-    ("sgd-nesterov", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
-    ("adam", Adam, torch.optim.Adam, dict(lr=1e-2)),
-    ("adam-l2", Adam, torch.optim.Adam, dict(lr=1e-2, weight_decay=1e-2)),
-    ("adamw", AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.05)),
-])
+@pytest.mark.parametrize(
+    "name,np_cls,torch_cls,kw",
+    [
+        ("sgd", SGD, torch.optim.SGD, dict(lr=0.1)),
+        ("sgd-momentum-wd", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, weight_decay=1e-3)),
+        ("sgd-nesterov", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
+        ("adam", Adam, torch.optim.Adam, dict(lr=1e-2)),
+        ("adam-l2", Adam, torch.optim.Adam, dict(lr=1e-2, weight_decay=1e-2)),
+        ("adamw", AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.05)),
+    ],
+)
 def test_optimizers_step_for_step(name, np_cls, torch_cls, kw):
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((4, 3)).astype(np.float32)

@@ -74,10 +74,14 @@ class Custom:  # a harmless but unexpected class
     pass
 
 
-@pytest.mark.parametrize("payload", [
-    {b"data": _Evil()},
-    {b"labels": [1, 2], b"data": Custom()},
-], ids=["os.system", "custom-class"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {b"data": _Evil()},
+        {b"labels": [1, 2], b"data": Custom()},
+    ],
+    ids=["os.system", "custom-class"],
+)
 def test_pickle_with_foreign_globals_is_refused(tmp_path, payload):
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps(payload, protocol=2))
@@ -85,12 +89,15 @@ def test_pickle_with_foreign_globals_is_refused(tmp_path, payload):
         cifar.load_pickle_batch(path)
 
 
-@pytest.mark.parametrize("payload,match", [
-    ({b"data": 1.5}, "found float"),
-    ({b"data": {1, 2}}, r"global '__builtin__\.set' is not allowed"),
-    ([1, 2, 3], "expected a dict, found list"),
-    ({b"data": np.array([object()], dtype=object)}, "refused|dtype object"),
-])
+@pytest.mark.parametrize(
+    "payload,match",
+    [
+        ({b"data": 1.5}, "found float"),
+        ({b"data": {1, 2}}, r"global '__builtin__\.set' is not allowed"),
+        ([1, 2, 3], "expected a dict, found list"),
+        ({b"data": np.array([object()], dtype=object)}, "refused|dtype object"),
+    ],
+)
 def test_pickle_with_unexpected_types_is_refused(tmp_path, payload, match):
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps(payload, protocol=2))

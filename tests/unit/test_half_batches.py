@@ -30,11 +30,17 @@ def test_half_batches_match_the_serial_step(model, shape, rng):
         np.testing.assert_allclose(a[k], b[k], atol=2e-6, rtol=1e-5, err_msg=k)
 
 
-@pytest.mark.parametrize("model,shape,expected", [
-    ("cnn-small", [1, 28, 28], True), ("lenet5", [1, 28, 28], True),
-    ("mlp", [1, 28, 28], False),  # no convolution: BLAS already uses every core
-    ("keras-convnet", [1, 28, 28], False),  # dropout: masks from one random stream
-    ("vgg-small", [3, 32, 32], False), ("resnet-small", [3, 32, 32], False)])  # BatchNorm: batch statistics
+@pytest.mark.parametrize(
+    "model,shape,expected",
+    [
+        ("cnn-small", [1, 28, 28], True),
+        ("lenet5", [1, 28, 28], True),
+        ("mlp", [1, 28, 28], False),  # no convolution: BLAS already uses every core
+        ("keras-convnet", [1, 28, 28], False),  # dropout: masks from one random stream
+        ("vgg-small", [3, 32, 32], False),
+        ("resnet-small", [3, 32, 32], False),
+    ],
+)  # BatchNorm: batch statistics
 def test_only_models_where_splitting_is_exact(model, shape, expected):
     assert dataparallel.supports(build_spec(model, shape, 10)) is expected
 

@@ -1,8 +1,18 @@
 import numpy as np
 import pytest
 
-from imgbench.data import (Augmenter, BatchIterator, Dataset, Normalizer, channel_stats, random_affine,
-                           random_crop, random_flip, stratified_split, train_val_split)
+from imgbench.data import (
+    Augmenter,
+    BatchIterator,
+    Dataset,
+    Normalizer,
+    channel_stats,
+    random_affine,
+    random_crop,
+    random_flip,
+    stratified_split,
+    train_val_split,
+)
 from imgbench.errors import DataFormatError
 
 
@@ -63,8 +73,15 @@ def test_batches_identical_for_identical_seeds_and_cover_every_example(rng):
 
 def test_batch_iterator_applies_augment_then_transform(rng):
     X = rng.integers(0, 256, (20, 1, 4, 4), dtype=np.uint8)
-    it = BatchIterator(X, np.zeros(20, int), 20, seed=1, shuffle=False,
-                       augment=lambda xb, r: xb[:, :, :, ::-1], transform=lambda xb: xb.astype(np.float32) / 255)
+    it = BatchIterator(
+        X,
+        np.zeros(20, int),
+        20,
+        seed=1,
+        shuffle=False,
+        augment=lambda xb, r: xb[:, :, :, ::-1],
+        transform=lambda xb: xb.astype(np.float32) / 255,
+    )
     xb, _ = next(it.epoch(0))
     assert xb.dtype == np.float32
     np.testing.assert_allclose(xb, X[:, :, :, ::-1] / 255, rtol=1e-6)

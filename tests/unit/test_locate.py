@@ -44,8 +44,12 @@ def test_offline_message_lists_directories_and_files(tmp_path, monkeypatch):
     assert "offline" in msg
     assert str(tmp_path / "mine" / "fashion-mnist") in msg
     assert str(tmp_path / "cache" / "datasets" / "fashion-mnist") in msg
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    for name in (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ):
         assert name in msg
 
 

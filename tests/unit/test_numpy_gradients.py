@@ -5,9 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imgbench.engines.numpy import (AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D,
-                                    LeakyReLU, MaxPool2D, NumpyModel, ReLU, Sigmoid, Softmax,
-                                    SoftmaxCrossEntropy, Tanh)
+from imgbench.engines.numpy import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    LeakyReLU,
+    MaxPool2D,
+    NumpyModel,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
 from imgbench.engines.numpy import reference as ref
 from imgbench.engines.numpy.model import Residual
 
@@ -97,8 +111,11 @@ def test_elementwise(layer):
 
 def test_dropout_uses_its_mask_in_backward():
     layer = Dropout(0.4)
-    check_layer(layer, np.random.default_rng(5).standard_normal((6, 5)),
-                reseed=lambda l: setattr(l, "rng", np.random.default_rng(9)))
+    check_layer(
+        layer,
+        np.random.default_rng(5).standard_normal((6, 5)),
+        reseed=lambda l: setattr(l, "rng", np.random.default_rng(9)),
+    )
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 3, 2)])
@@ -114,8 +131,11 @@ def test_batchnorm(shape, training):
 
 
 def test_residual_with_projection(x4):
-    main = [Conv2D(3, 4, 3, padding=1, rng=np.random.default_rng(1)), Tanh(),
-            Conv2D(4, 4, 3, padding=1, rng=np.random.default_rng(2))]
+    main = [
+        Conv2D(3, 4, 3, padding=1, rng=np.random.default_rng(1)),
+        Tanh(),
+        Conv2D(4, 4, 3, padding=1, rng=np.random.default_rng(2)),
+    ]
     layer = Residual(main, [Conv2D(3, 4, 1, rng=np.random.default_rng(3))])
     for _, sub in layer.named_layers():
         sub.astype(np.float64)
@@ -145,9 +165,19 @@ def test_cross_entropy_is_stable_for_huge_logits():
 def test_whole_model_input_gradient():
     from imgbench.specs import resolve
 
-    spec = resolve({"input_shape": [1, 12, 12], "num_classes": 3, "layers": [
-        {"type": "conv2d", "filters": 2, "kernel_size": 3}, {"type": "tanh"}, {"type": "maxpool2d", "size": 2},
-        {"type": "flatten"}, {"type": "dense", "units": 3}]})
+    spec = resolve(
+        {
+            "input_shape": [1, 12, 12],
+            "num_classes": 3,
+            "layers": [
+                {"type": "conv2d", "filters": 2, "kernel_size": 3},
+                {"type": "tanh"},
+                {"type": "maxpool2d", "size": 2},
+                {"type": "flatten"},
+                {"type": "dense", "units": 3},
+            ],
+        }
+    )
     model = NumpyModel(spec, seed=0, dtype=np.float64)
     X = np.random.default_rng(0).standard_normal((2, 1, 12, 12))
     y = np.array([0, 2])
@@ -160,6 +190,7 @@ def test_whole_model_input_gradient():
 
 # --- vectorised against the slow loop reference ------------------------------------------
 
+
 @pytest.mark.parametrize("stride,pad,k", [(1, 0, 3), (2, 1, 3), (1, 2, 5), (2, 0, 2)])
 def test_conv_matches_loop_reference(stride, pad, k):
     rng = np.random.default_rng(11)
@@ -167,8 +198,9 @@ def test_conv_matches_loop_reference(stride, pad, k):
     layer = Conv2D(3, 4, k, stride=stride, padding=pad, rng=rng).astype(np.float64)
     layer.params["bias"][:] = rng.standard_normal(4)
     y = layer.forward(x)
-    np.testing.assert_allclose(y, ref.conv2d_loops(x, layer.params["weight"], layer.params["bias"], stride, pad),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y, ref.conv2d_loops(x, layer.params["weight"], layer.params["bias"], stride, pad), rtol=1e-12, atol=1e-12
+    )
     dy = rng.standard_normal(y.shape)
     dx = layer.backward(dy)
     rdx, rdw, rdb = ref.conv2d_backward_loops(x, layer.params["weight"], dy, stride, pad)
@@ -177,8 +209,10 @@ def test_conv_matches_loop_reference(stride, pad, k):
     np.testing.assert_allclose(layer.grads["bias"], rdb, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls,mode,k,s", [(MaxPool2D, "max", 2, 2), (MaxPool2D, "max", 3, 2),
-                                          (AvgPool2D, "avg", 2, 2), (AvgPool2D, "avg", 3, 1)])
+@pytest.mark.parametrize(
+    "cls,mode,k,s",
+    [(MaxPool2D, "max", 2, 2), (MaxPool2D, "max", 3, 2), (AvgPool2D, "avg", 2, 2), (AvgPool2D, "avg", 3, 1)],
+)
 def test_pool_matches_loop_reference(cls, mode, k, s):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 3, 9, 7))
@@ -187,9 +221,9 @@ def test_pool_matches_loop_reference(cls, mode, k, s):
     ry, arg = ref.pool2d_loops(x, k, s, mode)
     np.testing.assert_allclose(y, ry, atol=1e-12)
     dy = rng.standard_normal(y.shape)
-    np.testing.assert_allclose(layer.backward(dy),
-                               ref.pool2d_backward_loops(x.shape, dy, k, s, arg if mode == "max" else None),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        layer.backward(dy), ref.pool2d_backward_loops(x.shape, dy, k, s, arg if mode == "max" else None), atol=1e-12
+    )
 
 
 def test_maxpool_ties_send_gradient_to_first_maximum():

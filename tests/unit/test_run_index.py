@@ -15,17 +15,44 @@ from imgbench.errors import ImgbenchError
 from imgbench.study.index import RunIndex
 
 
-def fake_run(runs: Path, name: str, *, dataset="digits", model="mlp", engine="numpy", seed=0, study=None,
-             accuracy: float | None = 0.9) -> Path:
+def fake_run(
+    runs: Path,
+    name: str,
+    *,
+    dataset="digits",
+    model="mlp",
+    engine="numpy",
+    seed=0,
+    study=None,
+    accuracy: float | None = 0.9,
+) -> Path:
     run = runs / name
     run.mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "model": model, "engine": engine,
-                                                     "study": study, "train": {"seed": seed},
-                                                     "spec": {"name": model}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "dataset": dataset,
+                "model": model,
+                "engine": engine,
+                "study": study,
+                "train": {"seed": seed},
+                "spec": {"name": model},
+            }
+        )
+    )
     if accuracy is not None:
-        (run / "metrics.json").write_text(json.dumps({
-            "dataset": dataset, "accuracy": accuracy, "f1_macro": accuracy - 0.01, "param_count": 100,
-            "training_seconds": 1.5, "epochs_trained": 3}))
+        (run / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "dataset": dataset,
+                    "accuracy": accuracy,
+                    "f1_macro": accuracy - 0.01,
+                    "param_count": 100,
+                    "training_seconds": 1.5,
+                    "epochs_trained": 3,
+                }
+            )
+        )
     return run
 
 

@@ -19,10 +19,15 @@ def test_classic_counts(model, count):
     assert param_count(build_spec(model, [1, 28, 28], 10)) == count
 
 
-@pytest.mark.parametrize("model,target,shape", [
-    ("ann-128k", 128_000, [1, 28, 28]), ("cnn-125k", 125_000, [1, 28, 28]),
-    ("ann-256k", 256_000, [3, 32, 32]), ("cnn-250k", 250_000, [3, 32, 32]),
-])
+@pytest.mark.parametrize(
+    "model,target,shape",
+    [
+        ("ann-128k", 128_000, [1, 28, 28]),
+        ("cnn-125k", 125_000, [1, 28, 28]),
+        ("ann-256k", 256_000, [3, 32, 32]),
+        ("cnn-250k", 250_000, [3, 32, 32]),
+    ],
+)
 def test_parameter_matched_pairs_within_3_percent(model, target, shape):
     assert abs(param_count(build_spec(model, shape, 10)) - target) <= 0.03 * target
 
@@ -35,9 +40,18 @@ def test_every_zoo_model_builds_for_cifar_and_is_json_serialisable(model):
 
 
 def test_defaults_are_written_into_the_spec():
-    spec = resolve({"input_shape": [3, 8, 8], "num_classes": 2, "layers": [
-        {"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "batchnorm"}, {"type": "flatten"},
-        {"type": "dense", "units": "num_classes"}]})
+    spec = resolve(
+        {
+            "input_shape": [3, 8, 8],
+            "num_classes": 2,
+            "layers": [
+                {"type": "conv2d", "filters": 4, "kernel_size": 3},
+                {"type": "batchnorm"},
+                {"type": "flatten"},
+                {"type": "dense", "units": "num_classes"},
+            ],
+        }
+    )
     conv, bn, _, dense = spec["layers"]
     assert conv["init"] == "he_uniform" and conv["padding"] == "valid" and conv["bias"] is True
     assert bn["momentum"] == 0.1 and bn["eps"] == 1e-5
@@ -51,13 +65,18 @@ def test_residual_counts_both_branches():
     assert res[2]["output_shape"] == [32, 16, 16]
 
 
-@pytest.mark.parametrize("layers,match", [
-    ([{"type": "dense", "units": 3}], "needs a flat input"),
-    ([{"type": "conv2d", "filters": 2, "kernel_size": 9}, {"type": "flatten"}, {"type": "dense", "units": 3}],
-     "does not fit"),
-    ([{"type": "flatten"}, {"type": "dense", "units": 4}], r"expected \(3,\) logits"),
-    ([{"type": "warp"}], "unknown layer type 'warp'"),
-])
+@pytest.mark.parametrize(
+    "layers,match",
+    [
+        ([{"type": "dense", "units": 3}], "needs a flat input"),
+        (
+            [{"type": "conv2d", "filters": 2, "kernel_size": 9}, {"type": "flatten"}, {"type": "dense", "units": 3}],
+            "does not fit",
+        ),
+        ([{"type": "flatten"}, {"type": "dense", "units": 4}], r"expected \(3,\) logits"),
+        ([{"type": "warp"}], "unknown layer type 'warp'"),
+    ],
+)
 def test_bad_specs(layers, match):
     with pytest.raises(SpecError, match=match):
         resolve({"input_shape": [1, 4, 4], "num_classes": 3, "layers": layers})

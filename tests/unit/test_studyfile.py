@@ -38,19 +38,28 @@ groups:
 """)
     planned, _ = plan_runs(load_study(path))
     assert [(p.key, p.settings.train.epochs, p.settings.train.batch_size) for p in planned] == [
-        ("digits-mlp-numpy-seed0", 2, 32), ("digits-mlp-numpy-seed1", 2, 32), ("digits-cnn-tiny-torch-seed5", 3, 32)]
+        ("digits-mlp-numpy-seed0", 2, 32),
+        ("digits-mlp-numpy-seed1", 2, 32),
+        ("digits-cnn-tiny-torch-seed5", 3, 32),
+    ]
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("name: x\nmodels: [mlp]\nengines: [numpy]\n", "'datasets' must be a non-empty list"),
-    ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [jax]\n", "unknown engines ['jax']"),
-    ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\nseeds: [a]\n", "'seeds' must be"),
-    ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\ntrain: {epochz: 3}\n", "unknown training settings"),
-    ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\ncolour: red\n", "unknown keys ['colour']"),
-    ("datasets: [digits]\nmodels: [mlp]\nengines: [numpy]\n", "'name' must be"),
-    ("name: x\n", "no runs"),
-    ("[1, 2", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("name: x\nmodels: [mlp]\nengines: [numpy]\n", "'datasets' must be a non-empty list"),
+        ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [jax]\n", "unknown engines ['jax']"),
+        ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\nseeds: [a]\n", "'seeds' must be"),
+        (
+            "name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\ntrain: {epochz: 3}\n",
+            "unknown training settings",
+        ),
+        ("name: x\ndatasets: [digits]\nmodels: [mlp]\nengines: [numpy]\ncolour: red\n", "unknown keys ['colour']"),
+        ("datasets: [digits]\nmodels: [mlp]\nengines: [numpy]\n", "'name' must be"),
+        ("name: x\n", "no runs"),
+        ("[1, 2", "not valid YAML"),
+    ],
+)
 def test_bad_study_files_name_the_problem(tmp_path, text, needle):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

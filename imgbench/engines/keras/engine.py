@@ -13,14 +13,15 @@ from .layout import nchw_to_nhwc, nhwc_to_nchw
 from .model import build_keras_model, get_numpy_state, keras, keras_name, set_numpy_state
 
 
-def make_optimizer(name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
-                   nesterov: bool = False):
+def make_optimizer(name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False):
     """The Keras twin of the other engines' optimiser of the same name."""
     if weight_decay and name in ("sgd", "adam"):
         # Keras's weight_decay is decoupled; PyTorch-style L2 on every parameter would need a custom
         # train step per backend.  Refuse rather than silently train something different.
-        raise ImgbenchError(f"the keras engine supports weight decay only with --optimizer adamw "
-                            f"(decoupled); '{name}' with --weight-decay would differ from the other engines")
+        raise ImgbenchError(
+            f"the keras engine supports weight decay only with --optimizer adamw "
+            f"(decoupled); '{name}' with --weight-decay would differ from the other engines"
+        )
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=momentum, nesterov=nesterov)
     if name == "adam":
@@ -39,17 +40,28 @@ class KerasEngine:
 
     name = "keras"
 
-    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
-                 label_smoothing: float = 0.0, **_ignored):
+    def __init__(
+        self,
+        spec: dict,
+        *,
+        seed: int = 0,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        label_smoothing: float = 0.0,
+        **_ignored,
+    ):
         self.spec = spec
         self.num_classes = spec["num_classes"]
         self.model = build_keras_model(spec, seed)
         self.optimizer = make_optimizer(optimizer, lr, weight_decay, momentum, nesterov)
-        self.model.compile(optimizer=self.optimizer,
-                           loss=keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                                     label_smoothing=label_smoothing),
-                           metrics=[keras.metrics.CategoricalAccuracy(name="acc")])
+        self.model.compile(
+            optimizer=self.optimizer,
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
+        )
         self.device = keras.backend.backend()
 
     def _x(self, X: np.ndarray) -> np.ndarray:
@@ -68,8 +80,12 @@ class KerasEngine:
         """Logits in inference mode (dropout off, BatchNorm moving statistics)."""
         if len(X) == 0:
             return np.zeros((0, self.num_classes), np.float32)
-        return np.concatenate([np.asarray(self.model.predict_on_batch(self._x(X[i : i + batch_size])))
-                               for i in range(0, len(X), batch_size)])
+        return np.concatenate(
+            [
+                np.asarray(self.model.predict_on_batch(self._x(X[i : i + batch_size])))
+                for i in range(0, len(X), batch_size)
+            ]
+        )
 
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
         """Outputs of the named top-level layers (all if None), converted to NCHW / (N, F)."""
@@ -85,8 +101,9 @@ class KerasEngine:
         Needs the TensorFlow backend (``tf.GradientTape``); other Keras backends are refused.
         """
         if keras.backend.backend() != "tensorflow":
-            raise ImgbenchError(f"saliency with the keras engine needs the TensorFlow backend, "
-                                f"not '{keras.backend.backend()}'")
+            raise ImgbenchError(
+                f"saliency with the keras engine needs the TensorFlow backend, not '{keras.backend.backend()}'"
+            )
         import tensorflow as tf
 
         x = tf.convert_to_tensor(self._x(X))
@@ -134,7 +151,9 @@ class KerasEngine:
         try:
             self.model.load_weights(str(path))
         except (ValueError, OSError) as exc:
-            raise ImgbenchError(f"{path}: cannot load Keras weights for this model ({str(exc).splitlines()[0]})") from None
+            raise ImgbenchError(
+                f"{path}: cannot load Keras weights for this model ({str(exc).splitlines()[0]})"
+            ) from None
 
     def save_checkpoint(self, path) -> None:
         """Weights (``.weights.h5``) plus the optimiser's variables beside them (``optimizer.npz``)."""

@@ -22,8 +22,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ...specs.spec import padding_amount  # noqa: E402
-from .layout import (conv_kernel_from_keras, conv_kernel_to_keras, dense_kernel_from_keras,  # noqa: E402
-                     dense_kernel_to_keras)
+from .layout import (
+    conv_kernel_from_keras,
+    conv_kernel_to_keras,
+    dense_kernel_from_keras,  # noqa: E402
+    dense_kernel_to_keras,
+)
 
 
 def _init(name: str):
@@ -48,12 +52,24 @@ def _apply(layers: list[dict], x, shape: tuple, seed_gen):
             pad = padding_amount(spec)
             if pad:
                 x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-            x = keras.layers.Conv2D(spec["filters"], spec["kernel_size"], strides=spec["stride"], padding="valid",
-                                    use_bias=spec["bias"], kernel_initializer=_init(spec["init"]),
-                                    bias_initializer="zeros", name=name)(x)
+            x = keras.layers.Conv2D(
+                spec["filters"],
+                spec["kernel_size"],
+                strides=spec["stride"],
+                padding="valid",
+                use_bias=spec["bias"],
+                kernel_initializer=_init(spec["init"]),
+                bias_initializer="zeros",
+                name=name,
+            )(x)
         elif kind == "dense":
-            x = keras.layers.Dense(spec["units"], use_bias=spec["bias"], kernel_initializer=_init(spec["init"]),
-                                   bias_initializer="zeros", name=name)(x)
+            x = keras.layers.Dense(
+                spec["units"],
+                use_bias=spec["bias"],
+                kernel_initializer=_init(spec["init"]),
+                bias_initializer="zeros",
+                name=name,
+            )(x)
         elif kind == "maxpool2d":
             x = keras.layers.MaxPooling2D(spec["size"], spec["stride"], padding="valid", name=name)(x)
         elif kind == "avgpool2d":
@@ -67,8 +83,9 @@ def _apply(layers: list[dict], x, shape: tuple, seed_gen):
         elif kind == "dropout":
             x = keras.layers.Dropout(spec["rate"], seed=int(seed_gen.integers(2**31)), name=name)(x)
         elif kind == "batchnorm":
-            x = keras.layers.BatchNormalization(axis=-1, momentum=1.0 - spec["momentum"], epsilon=spec["eps"],
-                                                name=name)(x)
+            x = keras.layers.BatchNormalization(
+                axis=-1, momentum=1.0 - spec["momentum"], epsilon=spec["eps"], name=name
+            )(x)
         elif kind in ("relu", "sigmoid", "tanh", "softmax"):
             x = keras.layers.Activation(kind, name=name)(x)
         elif kind == "leakyrelu":

@@ -8,7 +8,32 @@ from .norm import BatchNorm
 from .optim import OPTIMIZERS, SGD, Adam, AdamW
 from .teaching import conv2d, max_pool2d
 
-__all__ = ["Adam", "AdamW", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "Dropout", "Flatten",
-           "GlobalAvgPool2D", "Layer", "LeakyReLU", "MaxPool2D", "NumpyModel", "OPTIMIZERS", "ReLU",
-           "Residual", "SGD", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy", "Tanh", "col2im",
-           "conv2d", "im2col", "log_softmax", "max_pool2d"]
+__all__ = [
+    "Adam",
+    "AdamW",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool2D",
+    "Layer",
+    "LeakyReLU",
+    "MaxPool2D",
+    "NumpyModel",
+    "OPTIMIZERS",
+    "ReLU",
+    "Residual",
+    "SGD",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "col2im",
+    "conv2d",
+    "im2col",
+    "log_softmax",
+    "max_pool2d",
+]

@@ -107,9 +107,19 @@ class Conv2D(Layer):
     Backward: ``dW += dY^T cols``, ``db += sum dY``, ``dcols = dY W``, ``dx = col2im(dcols)``.
     """
 
-    def __init__(self, in_channels: int, filters: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
-                 bias: bool = True, init: str = "he_uniform", rng: np.random.Generator | None = None,
-                 name: str = ""):
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        init: str = "he_uniform",
+        rng: np.random.Generator | None = None,
+        name: str = "",
+    ):
         super().__init__(name)
         rng = rng or np.random.default_rng(0)
         self.k, self.stride, self.pad = kernel_size, stride, padding
@@ -152,8 +162,10 @@ def _window_slices(k: int, stride: int, ho: int, wo: int):
     """The k*k strided slices, one per window offset, that tile the output grid."""
     for i in range(k):
         for j in range(k):
-            yield i * k + j, (slice(None), slice(None), slice(i, i + stride * ho, stride),
-                              slice(j, j + stride * wo, stride))
+            yield (
+                i * k + j,
+                (slice(None), slice(None), slice(i, i + stride * ho, stride), slice(j, j + stride * wo, stride)),
+            )
 
 
 class _Pool2D(Layer):

@@ -10,8 +10,9 @@ from .model import NumpyModel
 from .optim import SGD, Adam, AdamW
 
 
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
-                   nesterov: bool = False):
+def make_optimizer(
+    name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False
+):
     """``sgd`` (momentum, optional Nesterov), ``adam`` or ``adamw`` over ``params``."""
     if name == "sgd":
         return SGD(params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -27,9 +28,19 @@ class NumpyEngine:
 
     name = "numpy"
 
-    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
-                 label_smoothing: float = 0.0, half_batches: bool | None = None):
+    def __init__(
+        self,
+        spec: dict,
+        *,
+        seed: int = 0,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        label_smoothing: float = 0.0,
+        half_batches: bool | None = None,
+    ):
         self.model = NumpyModel(spec, seed=seed)
         self.spec = self.model.spec
         self.loss = SoftmaxCrossEntropy(label_smoothing)
@@ -57,8 +68,13 @@ class NumpyEngine:
 
     def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits in evaluation mode (dropout off, BatchNorm running statistics)."""
-        return np.concatenate([self.model.forward(X[i : i + batch_size], training=False)
-                               for i in range(0, len(X), batch_size)]) if len(X) else np.zeros((0, self.spec["num_classes"]))
+        return (
+            np.concatenate(
+                [self.model.forward(X[i : i + batch_size], training=False) for i in range(0, len(X), batch_size)]
+            )
+            if len(X)
+            else np.zeros((0, self.spec["num_classes"]))
+        )
 
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
         return self.model.activations(X, layer_names)

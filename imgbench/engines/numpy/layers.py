@@ -56,8 +56,16 @@ class Dense(Layer):
     Backward: ``dW += dy^T x``, ``db += sum_n dy``, ``dx = dy W``.
     """
 
-    def __init__(self, in_features: int, units: int, *, bias: bool = True, init: str = "he_uniform",
-                 rng: np.random.Generator | None = None, name: str = ""):
+    def __init__(
+        self,
+        in_features: int,
+        units: int,
+        *,
+        bias: bool = True,
+        init: str = "he_uniform",
+        rng: np.random.Generator | None = None,
+        name: str = "",
+    ):
         super().__init__(name)
         rng = rng or np.random.default_rng(0)
         self._add_param("weight", initialise(init, (units, in_features), rng))

@@ -80,8 +80,17 @@ def _build(layers: list[dict], in_shape: tuple, rng: np.random.Generator) -> lis
         if kind == "dense":
             layer = Dense(shape[0], spec["units"], bias=spec["bias"], init=spec["init"], rng=rng, name=name)
         elif kind == "conv2d":
-            layer = Conv2D(shape[0], spec["filters"], spec["kernel_size"], stride=spec["stride"],
-                           padding=padding_amount(spec), bias=spec["bias"], init=spec["init"], rng=rng, name=name)
+            layer = Conv2D(
+                shape[0],
+                spec["filters"],
+                spec["kernel_size"],
+                stride=spec["stride"],
+                padding=padding_amount(spec),
+                bias=spec["bias"],
+                init=spec["init"],
+                rng=rng,
+                name=name,
+            )
         elif kind == "maxpool2d":
             layer = MaxPool2D(spec["size"], spec["stride"], name=name)
         elif kind == "avgpool2d":
@@ -118,8 +127,7 @@ class NumpyModel:
 
     def __init__(self, spec: dict, seed: int = 0, dtype=np.float32):
         self.spec = resolve(spec) if not all("output_shape" in l for l in spec["layers"]) else spec
-        self.net = Sequential(_build(self.spec["layers"], tuple(self.spec["input_shape"]),
-                                     np.random.default_rng(seed)))
+        self.net = Sequential(_build(self.spec["layers"], tuple(self.spec["input_shape"]), np.random.default_rng(seed)))
         self.net.layers[0].needs_input_grad = False  # nobody needs d(loss)/d(image) while training
         if dtype != np.float32:
             self.net.astype(dtype)
@@ -146,8 +154,11 @@ class NumpyModel:
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(name, parameter, gradient)`` triples, e.g. ``("conv1.weight", W, dW)``."""
-        return [(f"{lname}.{k}", layer.params[k], layer.grads[k])
-                for lname, layer in self.net.named_layers() for k in layer.params]
+        return [
+            (f"{lname}.{k}", layer.params[k], layer.grads[k])
+            for lname, layer in self.net.named_layers()
+            for k in layer.params
+        ]
 
     def param_count(self) -> int:
         return int(sum(p.size for _, p, _ in self.parameters()))
@@ -165,8 +176,9 @@ class NumpyModel:
         own = self.state_dict()
         missing, unexpected = set(own) - set(state), set(state) - set(own)
         if missing or unexpected:
-            raise ImgbenchError(f"weights do not fit this model: missing {sorted(missing)[:5]}, "
-                                f"unexpected {sorted(unexpected)[:5]}")
+            raise ImgbenchError(
+                f"weights do not fit this model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+            )
         for k, v in state.items():
             if own[k].shape != np.shape(v):
                 raise ImgbenchError(f"weights do not fit this model: {k} is {own[k].shape}, file has {np.shape(v)}")

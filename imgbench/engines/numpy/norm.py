@@ -25,8 +25,10 @@ class BatchNorm(Layer):
         self.momentum, self.eps = momentum, eps
         self._add_param("weight", np.ones(num_features, np.float32))
         self._add_param("bias", np.zeros(num_features, np.float32))
-        self.buffers = {"running_mean": np.zeros(num_features, np.float32),
-                        "running_var": np.ones(num_features, np.float32)}
+        self.buffers = {
+            "running_mean": np.zeros(num_features, np.float32),
+            "running_var": np.ones(num_features, np.float32),
+        }
 
     @staticmethod
     def _axes(x):

@@ -76,5 +76,7 @@ def pool2d_backward_loops(x_shape, dy, k, stride, arg=None):
                         u, v = arg[ni, ci, i, j]
                         dx[ni, ci, u, v] += dy[ni, ci, i, j]
                     else:
-                        dx[ni, ci, i * stride : i * stride + k, j * stride : j * stride + k] += dy[ni, ci, i, j] / (k * k)
+                        dx[ni, ci, i * stride : i * stride + k, j * stride : j * stride + k] += dy[ni, ci, i, j] / (
+                            k * k
+                        )
     return dx

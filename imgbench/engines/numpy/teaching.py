@@ -29,7 +29,9 @@ def conv2d(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int 
     if img.ndim == 2:
         img = img[None]
     if ker.ndim == 2:
-        ker = np.broadcast_to(ker, (img.shape[0], *ker.shape)) if img.shape[0] == 1 else ker[None].repeat(img.shape[0], 0)
+        ker = (
+            np.broadcast_to(ker, (img.shape[0], *ker.shape)) if img.shape[0] == 1 else ker[None].repeat(img.shape[0], 0)
+        )
     if ker.shape[0] != img.shape[0] or ker.shape[1] != ker.shape[2]:
         raise ValueError(f"kernel {kernel.shape} does not match image {image.shape}")
     k = ker.shape[1]

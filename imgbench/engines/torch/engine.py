@@ -28,8 +28,9 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
-                   nesterov: bool = False) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False
+) -> torch.optim.Optimizer:
     """The torch.optim twin of the NumPy engine's optimiser of the same name."""
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -59,10 +60,23 @@ class TorchEngine:
 
     name = "torch"
 
-    def __init__(self, spec: dict, *, seed: int = 0, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
-                 label_smoothing: float = 0.0, device: str = "auto", threads: int | None = None,
-                 deterministic: bool = False, precision: str = "auto", channels_last: bool | None = None):
+    def __init__(
+        self,
+        spec: dict,
+        *,
+        seed: int = 0,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        label_smoothing: float = 0.0,
+        device: str = "auto",
+        threads: int | None = None,
+        deterministic: bool = False,
+        precision: str = "auto",
+        channels_last: bool | None = None,
+    ):
         if threads:
             torch.set_num_threads(int(threads))
         if deterministic:
@@ -186,4 +200,6 @@ class TorchEngine:
             state = torch.load(path, map_location=self.device, weights_only=True)
             self.model.load_state_dict(state, strict=True)
         except (RuntimeError, OSError, ValueError) as exc:
-            raise ImgbenchError(f"{path}: cannot load PyTorch weights for this model ({str(exc).splitlines()[0]})") from None
+            raise ImgbenchError(
+                f"{path}: cannot load PyTorch weights for this model ({str(exc).splitlines()[0]})"
+            ) from None

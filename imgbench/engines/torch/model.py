@@ -64,8 +64,14 @@ def _build(layers: list[dict], in_shape: tuple) -> list[tuple[str, nn.Module]]:
         if kind == "dense":
             m = nn.Linear(shape[0], spec["units"], bias=spec["bias"])
         elif kind == "conv2d":
-            m = nn.Conv2d(shape[0], spec["filters"], spec["kernel_size"], stride=spec["stride"],
-                          padding=padding_amount(spec), bias=spec["bias"])
+            m = nn.Conv2d(
+                shape[0],
+                spec["filters"],
+                spec["kernel_size"],
+                stride=spec["stride"],
+                padding=padding_amount(spec),
+                bias=spec["bias"],
+            )
         elif kind == "maxpool2d":
             m = nn.MaxPool2d(spec["size"], spec["stride"])
         elif kind == "avgpool2d":
@@ -112,8 +118,11 @@ def build_torch_model(spec: dict, seed: int | None = None) -> Chain:
 def numpy_state(model: nn.Module) -> dict:
     """The module's state as NumPy arrays under the NumPy engine's names."""
     # .contiguous(): channels-last conv weights would otherwise come out as strided NHWC views.
-    return {k: v.detach().cpu().contiguous().numpy() for k, v in model.state_dict().items()
-            if not k.endswith("num_batches_tracked")}
+    return {
+        k: v.detach().cpu().contiguous().numpy()
+        for k, v in model.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
 
 
 def load_numpy_state(model: nn.Module, state: dict) -> None:
