@@ -43,7 +43,7 @@ def main() -> None:
 
     rows = []
     for name in ("mnist", "fashion-mnist"):
-        t = best_of(lambda: load_dataset(name, root=root), args.repeats)
+        t = best_of(lambda name=name: load_dataset(name, root=root), args.repeats)
         rows.append((f"{name} from .gz (load_dataset)", t, "< 1 s" if name == "mnist" else ""))
     folder = f"folder:{root / 'cifar10-jpg'}"
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ measured in the same run (target: within 15%).  TensorFlow is imported last.
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import sys
@@ -32,10 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import numpy as np  # noqa: E402
 from _common import training_parser  # noqa: E402
 
 import imgbench  # noqa: E402,F401  (first: it configures OpenBLAS before NumPy loads)
-import numpy as np  # noqa: E402
 from imgbench.data import BatchIterator, Normalizer, load_dataset  # noqa: E402
 from imgbench.engines.numpy import Adam, NumpyModel, SoftmaxCrossEntropy  # noqa: E402
 from imgbench.engines.numpy.engine import NumpyEngine  # noqa: E402
@@ -205,7 +206,7 @@ def main() -> None:
 
     prof_model = NumpyModel(spec, seed=0)
     profiler = LayerProfiler(prof_model)
-    prof_batches = [b for _, b in zip(range(args.profile_batches), it.epoch(1))]
+    prof_batches = list(itertools.islice(it.epoch(1), args.profile_batches))
     prof_time, _ = numpy_epoch(prof_model, prof_batches)
 
     print(
@@ -214,21 +215,19 @@ def main() -> None:
     )
     print(f"{'engine':<10} {'seconds':>8} {'images/s':>9} {'test acc':>9}")
     print("-" * 40)
-    print(
-        f"{'numpy':<10} {np_time:>8.2f} {n / np_time:>9.0f} {np_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in np_times)}"
-    )
-    print(
-        f"{'torch':<10} {t_time:>8.2f} {n / t_time:>9.0f} {t_acc:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in t_times)}"
-    )
+
+    def row(engine, seconds, acc, epochs):
+        each = ", ".join(f"{t:.2f}" for t in epochs)
+        print(f"{engine:<10} {seconds:>8.2f} {n / seconds:>9.0f} {acc:>9.4f}   epochs: {each}")
+
+    row("numpy", np_time, np_acc, np_times)
+    row("torch", t_time, t_acc, t_times)
     if k:
         ko, kp = min(k["ours"]), min(k["plain"])
-        print(
-            f"{'keras':<10} {ko:>8.2f} {n / ko:>9.0f} {k['acc']:>9.4f}   epochs: {', '.join(f'{t:.2f}' for t in k['ours'])}"
-        )
-        print(
-            f"{'model.fit':<10} {kp:>8.2f} {n / kp:>9.0f} {'':>9}   epochs: {', '.join(f'{t:.2f}' for t in k['plain'])}"
-            f"   (plain Keras, same model and arrays)"
-        )
+        row("keras", ko, k["acc"], k["ours"])
+        plain = ", ".join(f"{t:.2f}" for t in k["plain"])
+        note = "(plain Keras, same model and arrays)"
+        print(f"{'model.fit':<10} {kp:>8.2f} {n / kp:>9.0f} {'':>9}   epochs: {plain}   {note}")
     print(f"\nratio numpy / torch: {np_time / t_time:.2f}  (target <= 2.0)")
     if k:
         print(

@@ -24,11 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import torch  # noqa: E402
 from _common import training_parser  # noqa: E402
 
 import imgbench  # noqa: E402,F401
-import torch  # noqa: E402
-
 from imgbench.data import load_dataset  # noqa: E402
 from imgbench.engines.torch import TorchEngine, build_torch_model  # noqa: E402
 from imgbench.specs import build_spec  # noqa: E402

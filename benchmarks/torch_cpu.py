@@ -69,10 +69,10 @@ def main(argv=None):
             step_times(e, X, y, 3)  # warm-up: oneDNN picks and caches its kernels
         times = [[] for _ in engines]
         for _ in range(args.rounds):
-            for e, t in zip(engines, times):
+            for e, t in zip(engines, times, strict=True):
                 t += step_times(e, X, y, args.steps)
         base = float(np.median(times[0]))
-        for (label, _, _), t in zip(VARIANTS, times):
+        for (label, _, _), t in zip(VARIANTS, times, strict=True):
             med = float(np.median(t))
             print(
                 f"{model:<14} {label:<10} {med * 1e3:8.1f} {med * EPOCH_IMAGES / args.batch_size:8.1f} "

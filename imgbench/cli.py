@@ -351,8 +351,9 @@ def cmd_runs(args) -> int:
         acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else r["status"]
         secs = f"{r['training_seconds']:.1f}" if r["training_seconds"] is not None else ""
         dataset = short_name(r["dataset"] or "")
+        seed = r["seed"] if r["seed"] is not None else ""
         print(
-            f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {r['seed'] if r['seed'] is not None else '':>4} "
+            f"{r['name']:<40} {dataset:<14} {r['model'] or '':<14} {r['engine'] or '':<6} {seed:>4} "
             f"{acc:>9} {secs:>8}  {r['study'] or ''}"
         )
     print(f"{len(rows)} runs in {index.runs_dir}")

@@ -71,7 +71,7 @@ class Augmenter:
         self.max_shift, self.max_degrees = max_shift, max_degrees
 
     @classmethod
-    def for_dataset(cls, image_shape: tuple[int, int, int]) -> "Augmenter":
+    def for_dataset(cls, image_shape: tuple[int, int, int]) -> Augmenter:
         """Default augmentation for images of ``image_shape`` (C, H, W)."""
         if image_shape[0] == 3:
             return cls(crop_padding=max(1, image_shape[1] // 8), flip=True)

@@ -7,7 +7,7 @@ run sees the batches it would have seen without the interruption.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -66,6 +66,7 @@ MNIST = DatasetInfo(
                 "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
                 "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
             ),
+            strict=False,
         )
     ),
     # The original host sometimes answers 403 to scripts; the mirrors serve
@@ -110,6 +111,7 @@ FASHION_MNIST = DatasetInfo(
                 "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
             ),
+            strict=False,
         )
     ),
     mirrors=(

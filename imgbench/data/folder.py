@@ -93,7 +93,7 @@ def _scan_split(split_dir: Path, class_names: list[str] | None) -> tuple[list[st
 
 def _stack(arrays: list[np.ndarray], files: list[Path], rgb: bool) -> np.ndarray:
     shapes = {}
-    for a, f in zip(arrays, files):
+    for a, f in zip(arrays, files, strict=True):
         shapes.setdefault(a.shape[:2], f)
         if len(shapes) > 1:
             (s1, f1), (s2, f2) = list(shapes.items())[:2]
@@ -150,7 +150,7 @@ def read_image_folder(
         )
 
     decoded = decode_images(files, image_size)
-    bad = [f for f, a in zip(files, decoded) if a is None]
+    bad = [f for f, a in zip(files, decoded, strict=True) if a is None]
     listing = ", ".join(str(b) for b in bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
     if bad and strict:
         raise DataFormatError(f"{len(bad)} file(s) are not readable images (strict mode): {listing}")
@@ -165,7 +165,7 @@ def read_image_folder(
     if bad:
         warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=3)
     good = [a for a in decoded if a is not None]
-    good_files = [f for f, a in zip(files, decoded) if a is not None]
+    good_files = [f for f, a in zip(files, decoded, strict=True) if a is not None]
     rgb = any(a.ndim == 3 for a in good)
     X = _stack(good, good_files, rgb)
     y, is_test = labels[keep], is_test[keep]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError, DataFormatError, DownloadError, ImgbenchError
+from ..errors import DataFormatError, DatasetNotFoundError, DownloadError, ImgbenchError
 from . import cache, cifar, csvfile, idx
 from .catalog import ALIASES, CATALOG, DatasetInfo
 from .dataset import Dataset

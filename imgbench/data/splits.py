@@ -72,7 +72,7 @@ class Normalizer:
         self.std = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
 
     @classmethod
-    def fit(cls, X_train: np.ndarray) -> "Normalizer":
+    def fit(cls, X_train: np.ndarray) -> Normalizer:
         """Statistics from training images (0-1 scale)."""
         mean, std = channel_stats(X_train)
         return cls(mean / 255.0, np.maximum(std / 255.0, 1e-8))
@@ -89,6 +89,6 @@ class Normalizer:
         return {"mean": self.mean.ravel().tolist(), "std": self.std.ravel().tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
+    def from_dict(cls, d: dict) -> Normalizer:
         """Inverse of :meth:`to_dict`."""
         return cls(d["mean"], d["std"])

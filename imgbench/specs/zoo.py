@@ -9,7 +9,7 @@ lands within 3% of the named count on whatever input they are given.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from .spec import SpecError, load_spec_file, param_count, resolve
 

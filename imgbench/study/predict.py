@@ -27,7 +27,7 @@ def predict_images(run_dir: str | Path, paths: list, top_k: int = 3, weights: st
     probs = softmax(engine.predict_logits(Normalizer.from_dict(pre)(X)))
     k = max(1, min(top_k, len(names)))
     results = []
-    for path, p in zip(paths, probs):
+    for path, p in zip(paths, probs, strict=True):
         order = np.argsort(-p)[:k]
         results.append(
             {
@@ -35,7 +35,7 @@ def predict_images(run_dir: str | Path, paths: list, top_k: int = 3, weights: st
                 "label": names[order[0]],
                 "probability": float(p[order[0]]),
                 "top_k": [{"label": names[i], "probability": float(p[i])} for i in order],
-                "probabilities": {n: float(v) for n, v in zip(names, p)},
+                "probabilities": {n: float(v) for n, v in zip(names, p, strict=True)},
             }
         )
     return results

@@ -168,7 +168,7 @@ def summarize_group(g: Group) -> dict:
             b = bootstrap_accuracy_ci(p["probs"].argmax(1) == p["y_true"])
             row.update(ci_low=b["ci_low"], ci_high=b["ci_high"], ci_kind="bootstrap over test images")
         except ImgbenchError as exc:
-            warnings.warn(str(exc))
+            warnings.warn(str(exc), stacklevel=2)
     return row
 
 
@@ -216,7 +216,7 @@ def significance(groups: list[Group]) -> tuple[list[str], np.ndarray, list[dict]
                     **t,
                 }
             )
-    for pair, adjusted in zip(pairs, holm_adjust([q["p_value"] for q in pairs])):
+    for pair, adjusted in zip(pairs, holm_adjust([q["p_value"] for q in pairs]), strict=True):
         pair["p_holm"] = adjusted
     return labels, p, pairs
 

@@ -57,7 +57,7 @@ class RunSettings:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunSettings":
+    def from_dict(cls, d: dict) -> RunSettings:
         names = {f.name for f in fields(cls)} - {"train"}
         unknown = set(d) - names - {"train", "spec"}
         if unknown:
@@ -68,7 +68,7 @@ class RunSettings:
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and, when loaded, PyTorch and TensorFlow."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the legacy global RNG that user code and libraries may use)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
     if "tensorflow" in sys.modules:
@@ -268,7 +268,7 @@ def _index(run: Path) -> None:
     try:
         RunIndex(run.parent).add(run)
     except (sqlite3.Error, OSError) as exc:
-        warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it")
+        warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it", stacklevel=2)
 
 
 def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer, history: History) -> None:

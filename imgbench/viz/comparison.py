@@ -67,7 +67,7 @@ def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> None
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     seconds = np.array([p["seconds"] for p in points], dtype=float)
     sizes = 40 + 400 * seconds / max(seconds.max(), 1e-9)
-    for p, s in zip(points, sizes):
+    for p, s in zip(points, sizes, strict=True):
         ax.errorbar(p["params"], p["accuracy"], yerr=p["accuracy_std"] or None, fmt="none", ecolor="grey", capsize=3)
         ax.scatter(p["params"], p["accuracy"], s=s, alpha=0.6)
         ax.annotate(

@@ -34,7 +34,8 @@ def plot_gallery(
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 2.1 * nrows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for i, (ax, img) in enumerate(zip(axes.flat, images)):
+    # strict=False: the grid may have more axes than images.
+    for i, (ax, img) in enumerate(zip(axes.flat, images, strict=False)):
         shown, cmap = to_display(img)
         ax.imshow(shown, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(captions[i], fontsize=8, color=colors[i] if colors else "black")
@@ -48,7 +49,7 @@ def plot_predictions(images, y_true, probs, class_names, path, title: str = "sam
     """Predictions with their confidence: green when right, red when wrong."""
     y_hat = probs.argmax(axis=1)
     captions, colors = [], []
-    for t, p, pr in zip(y_true, y_hat, probs):
+    for t, p, pr in zip(y_true, y_hat, probs, strict=True):
         right = t == p
         captions.append(f"{class_names[p]} ({pr[p]:.0%})" + ("" if right else f"\ntrue: {class_names[t]}"))
         colors.append(CORRECT if right else WRONG)

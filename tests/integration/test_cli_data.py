@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from imgbench.data import csvfile, idx, load_dataset
 

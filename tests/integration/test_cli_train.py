@@ -51,7 +51,7 @@ def test_train_writes_a_complete_run_and_evaluate_reproduces_it(tmp_path, engine
     )
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "r"
-    assert RUN_FILES <= {p.name for p in run.iterdir()}
+    assert {p.name for p in run.iterdir()} >= RUN_FILES
     assert {p.name for p in (run / "weights").iterdir()} == {f"best{suffix}", f"last{suffix}"}
     assert {p.name for p in (run / "plots").iterdir()} == {"curves.png", "confusion_matrix.png"}
     history = read_history(run / "history.csv")
@@ -225,7 +225,7 @@ def test_killed_during_epoch_2_then_resumed(tmp_path, shared_datasets):
     h_killed = read_history(tmp_path / "killed" / "history.csv")
     h_full = read_history(tmp_path / "full" / "history.csv")
     assert [r["epoch"] for r in h_killed] == [1, 2, 3]
-    for a, b in zip(h_killed, h_full):
+    for a, b in zip(h_killed, h_full, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1e-9)
     m_killed = json.loads((tmp_path / "killed" / "metrics.json").read_text())

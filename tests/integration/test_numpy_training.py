@@ -9,7 +9,7 @@ from imgbench.data import load_dataset
 from imgbench.engines.numpy import NumpyModel
 from imgbench.engines.numpy.engine import NumpyEngine
 from imgbench.specs import build_spec
-from imgbench.training import TrainConfig, fit, accuracy_on_test
+from imgbench.training import TrainConfig, accuracy_on_test, fit
 
 
 def _train(dataset, model, cfg, root=None, **engine_kw):

@@ -78,8 +78,8 @@ def test_predict_user_digits(tmp_path, mnist_run):
     results = json.loads(proc.stdout)
     assert [r["path"] for r in results] == [str(p) for p in paths]
     assert all(len(r["top_k"]) == 3 and abs(sum(r["probabilities"].values()) - 1) < 1e-5 for r in results)
-    correct = sum(r["label"] == t for r, t in zip(results, truth))
-    assert correct >= 19, [(r["label"], t) for r, t in zip(results, truth)]
+    correct = sum(r["label"] == t for r, t in zip(results, truth, strict=True))
+    assert correct >= 19, [(r["label"], t) for r, t in zip(results, truth, strict=True)]
     text = run_cli("predict", run, paths[0])
     assert text.returncode == 0 and text.stdout.startswith(f"{paths[0]}: ")
 

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from imgbench.engines.numpy import (
+from imgbench.engines.numpy import (  # noqa: E402  (after importorskip: the module is skipped without torch)
     SGD,
     Adam,
     AdamW,

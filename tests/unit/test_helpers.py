@@ -59,7 +59,7 @@ def test_batches_identical_for_identical_seeds_and_cover_every_example(rng):
     a = list(BatchIterator(X, y, 10, seed=5).epoch(0))
     b = list(BatchIterator(X, y, 10, seed=5).epoch(0))
     assert len(a) == 11
-    for (xa, ya), (xb, yb) in zip(a, b):
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
     assert sorted(np.concatenate([yb for _, yb in a]).tolist()) == list(range(103))
@@ -90,8 +90,8 @@ def test_batch_iterator_applies_augment_then_transform(rng):
 def test_random_flip_mirrors_exactly(rng):
     X = rng.integers(0, 256, (50, 3, 4, 6), dtype=np.uint8)
     out = random_flip(X, np.random.default_rng(0))
-    flipped = np.array([np.array_equal(o, x[:, :, ::-1]) for o, x in zip(out, X)])
-    same = np.array([np.array_equal(o, x) for o, x in zip(out, X)])
+    flipped = np.array([np.array_equal(o, x[:, :, ::-1]) for o, x in zip(out, X, strict=True)])
+    same = np.array([np.array_equal(o, x) for o, x in zip(out, X, strict=True)])
     assert (flipped | same).all() and 10 < flipped.sum() < 40
 
 

@@ -252,5 +252,5 @@ def test_threaded_copies_match_serial(monkeypatch):
         ys = strided.forward(x)
         yf = first.forward(x[:, :1])
         results.append((y, layer.backward(dy), ys, strided.backward(np.ones_like(ys)), yf))
-    for serial, threaded in zip(*results):
+    for serial, threaded in zip(*results, strict=True):
         np.testing.assert_array_equal(serial, threaded)

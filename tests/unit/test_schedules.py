@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -18,7 +19,7 @@ def test_cosine_with_warmup():
     assert sch(10 + 99 // 2) == pytest.approx(0.5 * (1 + math.cos(math.pi * (49 / 99))))
     assert sch(109) == pytest.approx(0.0, abs=1e-12)
     values = [sch(s) for s in range(10, 110)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 def test_one_cycle_rises_then_falls():

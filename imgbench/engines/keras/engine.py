@@ -93,7 +93,7 @@ class KerasEngine:
         probe = keras.Model(self.model.inputs, [self.model.get_layer(keras_name(n)).output for n in names])
         outs = probe.predict_on_batch(self._x(X))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs)}
+        return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs, strict=True)}
 
     def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
         """``d logits[n, classes[n]] / d X[n]`` in inference mode (saliency), NCHW like ``X``.
@@ -172,5 +172,5 @@ class KerasEngine:
             values = [z[k] for k in sorted(z.files)]
         if len(values) != len(self.optimizer.variables):
             raise ImgbenchError(f"{path}: optimiser state does not fit this model")
-        for var, value in zip(self.optimizer.variables, values):
+        for var, value in zip(self.optimizer.variables, values, strict=True):
             var.assign(value)

@@ -142,7 +142,7 @@ def get_numpy_state(model: keras.Model, spec: dict) -> dict:
         elif layer_spec["type"] == "dense":
             out[f"{n}.weight"] = dense_kernel_from_keras(weights[0])
         else:
-            for k, v in zip(("weight", "bias", "running_mean", "running_var"), weights):
+            for k, v in zip(("weight", "bias", "running_mean", "running_var"), weights, strict=True):
                 out[f"{n}.{k}"] = v
             continue
         if layer_spec["bias"]:

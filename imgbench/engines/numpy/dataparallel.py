@@ -61,7 +61,7 @@ class HalfBatchStep:
     def __init__(self, model: NumpyModel, label_smoothing: float = 0.0):
         self.model = model
         self.twin = NumpyModel(model.spec, seed=0)
-        for (_, mine), (_, twin) in zip(model.net.named_layers(), self.twin.net.named_layers()):
+        for (_, mine), (_, twin) in zip(model.net.named_layers(), self.twin.net.named_layers(), strict=True):
             for k in mine.params:
                 twin.params[k] = mine.params[k]  # the same arrays: an optimiser step updates both
         self.losses = (SoftmaxCrossEntropy(label_smoothing), SoftmaxCrossEntropy(label_smoothing))
@@ -86,6 +86,6 @@ class HalfBatchStep:
             other = _second_core().submit(self._half, self.twin, self.losses[1], X[m:], y[m:], n)
             loss_a, hits_a = self._half(self.model, self.losses[0], X[:m], y[:m], n)
             loss_b, hits_b = other.result()
-        for (_, _, g), (_, _, g_twin) in zip(self.model.parameters(), self.twin.parameters()):
+        for (_, _, g), (_, _, g_twin) in zip(self.model.parameters(), self.twin.parameters(), strict=True):
             g += g_twin
         return (loss_a + loss_b) / n, hits_a + hits_b

@@ -37,7 +37,7 @@ class Layer:
         for g in self.grads.values():
             g.fill(0)
 
-    def astype(self, dtype) -> "Layer":
+    def astype(self, dtype) -> Layer:
         """Cast parameters, gradients and buffers (float64 for gradient checks)."""
         for d in (self.params, self.grads, self.buffers):
             for k in d:

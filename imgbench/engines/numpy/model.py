@@ -202,7 +202,7 @@ class NumpyModel:
             np.savez(fh, **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "NumpyModel":
+    def load(cls, path: str | Path) -> NumpyModel:
         """Read a model written by :meth:`save` (never unpickles: ``allow_pickle=False``)."""
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 MIN_ELEMENTS = 1 << 18  # below ~1 MB of float32 a second thread does not pay off
 _pool: ThreadPoolExecutor | None = None
@@ -52,7 +52,7 @@ def split_run(n: int, fn: Callable[[int, int], None], elements: int) -> None:
     if _pool is None or _pool._max_workers < parts - 1:
         _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="imgbench-numpy")
     bounds = [(i * n) // parts for i in range(parts + 1)]
-    futures = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    futures = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:], strict=True)]
     fn(bounds[0], bounds[1])  # the calling thread takes the first part
     for f in futures:
         f.result()

@@ -23,7 +23,7 @@ _INIT = {
 class Residual(nn.Module):
     """``main(x) + shortcut(x)``; identity shortcut when it has no layers."""
 
-    def __init__(self, main: "Chain", shortcut: "Chain"):
+    def __init__(self, main: Chain, shortcut: Chain):
         super().__init__()
         self.main_names = list(main.order)
         for name in main.order:
