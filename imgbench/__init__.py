@@ -39,19 +39,19 @@ __version__ = "0.1.0"
 
 # Training, studies and figures are loaded on first use, so ``import imgbench`` stays light.
 _LAZY = {
-    "RunSettings": ("study.runner", "RunSettings"),
-    "train": ("study.runner", "train_run"),
-    "resume": ("study.runner", "resume_run"),
-    "evaluate": ("study.runner", "evaluate_run"),
-    "predict": ("study.predict", "predict_images"),
+    "RunSettings": ("runs.runner", "RunSettings"),
+    "train": ("runs.runner", "train_run"),
+    "resume": ("runs.runner", "resume_run"),
+    "evaluate": ("runs.runner", "evaluate_run"),
+    "predict": ("runs.predict", "predict_images"),
     "build_spec": ("specs", "build_spec"),
     "create_engine": ("engines", "create_engine"),
-    "load_study": ("study.studyfile", "load_study"),
-    "preset": ("study.presets", "preset"),
-    "compare": ("study.compare", "run_study"),
-    "report": ("study.report", "write_report"),
-    "visualize": ("study.visualize", "visualize_run"),
-    "walkthrough": ("study.visualize", "walkthrough"),
+    "load_study": ("studies.studyfile", "load_study"),
+    "preset": ("studies.presets", "preset"),
+    "compare": ("studies.compare", "run_study"),
+    "report": ("studies.report", "write_report"),
+    "visualize": ("runs.visualize", "visualize_run"),
+    "walkthrough": ("runs.visualize", "walkthrough"),
 }
 
 

@@ -167,10 +167,10 @@ TRAIN_FLAGS = {  # CLI flag -> (where in RunSettings, type)
 
 def _settings_from_args(args):
     """RunSettings from --config (if given) with every explicitly passed flag applied on top."""
-    from .study import RunSettings
-    from .study.rundir import read_yaml
+    from .fileio import read_yaml
+    from .runs.runner import RunSettings
 
-    settings = RunSettings.from_dict(read_yaml(args.config)) if args.config else RunSettings()
+    settings = RunSettings.from_dict(read_yaml(args.config, "run config")) if args.config else RunSettings()
     for flag, (target, _) in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is None:
@@ -181,7 +181,7 @@ def _settings_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .study import resume_run, train_run
+    from .runs.runner import resume_run, train_run
 
     if args.resume:
         resume_run(args.resume)
@@ -191,7 +191,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .study import evaluate_run
+    from .runs.runner import evaluate_run
 
     m = evaluate_run(args.run_dir, split=args.split, weights=args.weights)
     if args.json:
@@ -220,7 +220,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .study.predict import predict_images
+    from .runs.predict import predict_images
 
     results = predict_images(args.run_dir, args.images, top_k=args.top_k, weights=args.weights)
     if args.json:
@@ -260,9 +260,9 @@ def _apply_overrides(study, args):
 
 
 def cmd_compare(args) -> int:
-    from .study.compare import run_study
-    from .study.presets import PRESETS, preset
-    from .study.studyfile import load_study
+    from .studies.compare import run_study
+    from .studies.presets import PRESETS, preset
+    from .studies.studyfile import load_study
 
     if args.list_presets:
         for name, p in PRESETS.items():
@@ -288,9 +288,9 @@ def cmd_compare(args) -> int:
 def cmd_report(args) -> int:
     from pathlib import Path
 
-    from .study.report import write_report
-    from .study.rundir import read_yaml
-    from .study.studyfile import parse_study
+    from .fileio import read_yaml
+    from .studies.report import write_report
+    from .studies.studyfile import parse_study
 
     if bool(args.run_dirs) == bool(args.study):
         raise ImgbenchError("give run directories or --study DIR (one of them)")
@@ -298,7 +298,7 @@ def cmd_report(args) -> int:
         folder = Path(args.study)
         if not (folder / "study.yaml").exists():
             raise ImgbenchError(f"{folder}: not a study directory (no study.yaml)")
-        record = read_yaml(folder / "study.yaml")
+        record = read_yaml(folder / "study.yaml", "study record")
         study = parse_study(record.get("study"), str(folder / "study.yaml"))
         runs = [folder / "runs" / k for k in record.get("runs", [])]
         html, md = write_report(
@@ -314,7 +314,7 @@ def cmd_report(args) -> int:
 
 def cmd_runs(args) -> int:
     from .data import short_name
-    from .study.index import RunIndex
+    from .runs.index import RunIndex
 
     index = RunIndex(args.runs_dir)
     if not index.runs_dir.is_dir():
@@ -327,7 +327,7 @@ def cmd_runs(args) -> int:
             print(f"removed {index.remove(name)}")
         return 0
     if args.runs_command == "show":
-        from .study.rundir import read_json
+        from .fileio import read_json
 
         row = index.get(args.name)
         if row is None:
@@ -367,7 +367,7 @@ def _print_written(paths) -> int:
 
 
 def cmd_visualize(args) -> int:
-    from .study.visualize import visualize_run
+    from .runs.visualize import visualize_run
 
     return _print_written(
         visualize_run(
@@ -382,7 +382,7 @@ def cmd_visualize(args) -> int:
 
 
 def cmd_walkthrough(args) -> int:
-    from .study.visualize import walkthrough
+    from .runs.visualize import walkthrough
 
     return _print_written(
         [
@@ -401,7 +401,7 @@ def cmd_walkthrough(args) -> int:
 
 
 def cmd_gallery(args) -> int:
-    from .study.visualize import gallery
+    from .runs.visualize import gallery
 
     return _print_written(
         gallery(
@@ -416,7 +416,7 @@ def cmd_gallery(args) -> int:
 
 
 def cmd_embedding(args) -> int:
-    from .study.visualize import embedding
+    from .runs.visualize import embedding
 
     methods = ("pca", "tsne") if args.method == "both" else (args.method,)
     return _print_written(

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written file.
+"""Atomic file writes (a reader never sees a half-written file) and the JSON/YAML readers and writers.
 
 Data is written to a temporary file in the destination directory (same
 filesystem, so the final ``os.replace`` is atomic) and renamed into place only
@@ -9,11 +9,16 @@ and the previous version of the destination, if any, is untouched.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import ImgbenchError
 
 
 def _read_umask() -> int:
@@ -57,3 +62,53 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     with atomic_write(path, "w") as fh:
         fh.write(text)
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: object) -> None:
+    """``obj`` as indented JSON (NumPy scalars and arrays converted), atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON in ``path``; an unreadable or malformed file is an :class:`ImgbenchError` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImgbenchError(f"{path}: cannot read ({exc})") from None
+
+
+def write_yaml(path: str | os.PathLike, obj: object) -> None:
+    """``obj`` as block-style YAML in insertion order, atomically."""
+    import yaml
+
+    atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False))
+
+
+def read_yaml(
+    path: str | os.PathLike, what: str = "settings", error: type[ImgbenchError] = ImgbenchError
+) -> dict[str, Any]:
+    """The mapping in a YAML (or JSON) file; anything else is an ``error`` naming the file.
+
+    ``yaml.safe_load``: plain data only, never code.  ``what`` names the content in messages.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read {what}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of {what}, found {type(data).__name__}")
+    return data

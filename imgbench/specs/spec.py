@@ -230,17 +230,10 @@ def _is_resolved(spec: dict) -> bool:
 
 
 def load_spec_file(path: str | Path) -> dict:
-    """Read a spec from a YAML or JSON file."""
-    import yaml
+    """Read a spec from a YAML or JSON file (a mapping with input_shape, num_classes and layers)."""
+    from ..fileio import read_yaml
 
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())  # safe_load: YAML JSON-compatible and never runs code
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read model spec ({exc})") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a mapping with input_shape, num_classes and layers")
-    return data
+    return read_yaml(path, "model spec (input_shape, num_classes, layers)", SpecError)
 
 
 def to_json(spec: dict) -> str:

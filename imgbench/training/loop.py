@@ -45,9 +45,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-
-
 @dataclass
 class History:
     """One row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds."""

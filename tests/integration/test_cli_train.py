@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from imgbench.study import read_history
+from imgbench.training.history import read_history
 
 from .test_cli_data import assert_clean_error, run_cli
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from imgbench.errors import ImgbenchError
-from imgbench.study.index import RunIndex
+from imgbench.runs.index import RunIndex
 
 
 def fake_run(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imgbench.errors import ImgbenchError
-from imgbench.study.presets import PRESETS, preset
-from imgbench.study.studyfile import load_study, parse_study, plan_runs
+from imgbench.studies.presets import PRESETS, preset
+from imgbench.studies.studyfile import load_study, parse_study, plan_runs
 
 
 def test_quick_preset_plans_3_engines_x_2_models_x_3_seeds():

@@ -29,8 +29,9 @@ from pathlib import Path
 from ..data import short_name
 from ..engines import ENGINES
 from ..errors import ImgbenchError
+from ..fileio import read_yaml
+from ..runs.runner import RunSettings
 from ..training import TrainConfig
-from .runner import RunSettings
 
 _LIST_KEYS = ("datasets", "models", "engines")
 _TOP_KEYS = {"name", "description", "seeds", "train", "settings", "groups", "reported", "notes", "root", *_LIST_KEYS}
@@ -171,16 +172,7 @@ def parse_study(data: dict, where: str = "study") -> Study:
 
 def load_study(path: str | Path) -> Study:
     """Read and validate a study YAML file."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ImgbenchError(f"{path}: cannot read study file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ImgbenchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_study(data, str(path))
+    return parse_study(read_yaml(path, "study file"), str(path))
 
 
 def resolve_dataset(name: str, root: str | None) -> tuple[str, str | None]:

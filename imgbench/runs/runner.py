@@ -18,16 +18,11 @@ from ..evaluation import classification_metrics, inference_speed
 from ..specs import build_spec, resolve
 from ..training import Callback, EarlyStopping, History, Progress, TrainConfig, TrainingLoop
 from ..training.loop import split_for_training
-from .rundir import (
-    environment,
-    read_history,
-    read_json,
-    read_yaml,
-    unique_run_dir,
-    write_history,
-    write_json,
-    write_yaml,
-)
+from ..fileio import read_json, read_yaml, write_json, write_yaml
+from ..training.checkpoint import RunWriter
+from ..training.history import read_history
+from .predictions import write_predictions
+from .rundir import environment, unique_run_dir
 
 
 @dataclass
@@ -102,43 +97,6 @@ def _load(settings: RunSettings):
     return load_dataset(settings.dataset, settings.root, image_size=settings.image_size)
 
 
-class RunWriter(Callback):
-    """After every epoch: history.csv, weights/last, the resume checkpoint and, on improvement, weights/best."""
-
-    def __init__(self, run: Path, engine, monitor: str | None, early: EarlyStopping | None):
-        self.run, self.engine, self.monitor, self.early = run, engine, monitor, early
-        self.suffix = WEIGHT_SUFFIX[engine.name]
-        self.best: float | None = None
-        self.rows: list[dict] = []
-
-    def improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value < self.best if self.monitor == "val_loss" else value > self.best
-
-    def on_epoch_end(self, epoch, row):
-        self.rows.append(row)
-        weights = self.run / "weights"
-        self.engine.save(weights / f"last{self.suffix}")
-        value = row[self.monitor] if self.monitor else None
-        if self.monitor is None or self.improved(value):
-            self.best = value
-            self.engine.save(weights / f"best{self.suffix}")
-        self.engine.save_checkpoint(self.run / "checkpoint" / f"state{self.suffix}")
-        write_history(self.run / "history.csv", self.rows)
-        # Written last: it is the commit point a resumed run trusts.
-        write_json(
-            self.run / "checkpoint" / "progress.json",
-            {
-                "epochs_done": epoch,
-                "best": self.best,
-                "monitor": self.monitor,
-                "early_stopping": self.early.state() if self.early else None,
-                "stopped_early": bool(self.early and self.early.stop_training),
-            },
-        )
-
-
 def _callbacks(settings, run, engine):
     monitor = settings.early_stopping or ("val_acc" if settings.train.val_split > 0 else None)
     early = EarlyStopping(settings.early_stopping, settings.patience) if settings.early_stopping else None
@@ -196,7 +154,7 @@ def train_run(settings: RunSettings) -> Path:
 def resume_run(run_dir: str | Path) -> Path:
     """Continue an interrupted run from its last completed epoch (weights, optimiser, schedule, batches)."""
     run = Path(run_dir)
-    config = read_yaml(run / "config.yaml")
+    config = read_yaml(run / "config.yaml", "run config")
     settings = RunSettings.from_dict(config)
     progress_path = run / "checkpoint" / "progress.json"
     if (run / "metrics.json").exists():
@@ -232,30 +190,6 @@ def _test_metrics(engine, ds, X, y) -> tuple[dict, np.ndarray]:
     metrics["param_count"] = engine.param_count()
     metrics.update(inference_speed(engine, X))
     return metrics, logits
-
-
-def write_predictions(path: Path, y_true: np.ndarray, logits: np.ndarray) -> None:
-    """predictions.npz: test labels and probabilities, for significance tests and mistake galleries."""
-    from ..evaluation import softmax
-    from ..fileio import atomic_write
-
-    with atomic_write(path, "wb") as fh:
-        np.savez_compressed(fh, y_true=np.asarray(y_true, np.int64), probs=softmax(logits).astype(np.float32))
-
-
-def read_predictions(run: Path) -> dict[str, np.ndarray]:
-    """``y_true`` and ``probs`` of a finished run's test split (loaded without pickle)."""
-    path = Path(run) / "predictions.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {"y_true": z["y_true"], "probs": z["probs"]}
-    except (OSError, KeyError, ValueError) as exc:
-        raise ImgbenchError(f"{path}: cannot read test predictions ({exc})") from None
-    if out["probs"].ndim != 2 or len(out["probs"]) != len(out["y_true"]):
-        raise ImgbenchError(
-            f"{path}: expected probs (N, classes) and y_true (N,), found {out['probs'].shape} and {out['y_true'].shape}"
-        )
-    return out
 
 
 def _index(run: Path) -> None:
@@ -316,7 +250,7 @@ def open_run(run_dir: str | Path, weights: str = "best"):
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
         raise ImgbenchError(f"{run}: not a run directory (no config.yaml)")
-    config = read_yaml(run / "config.yaml")
+    config = read_yaml(run / "config.yaml", "run config")
     settings = RunSettings.from_dict(config)
     if "spec" not in config:
         raise ImgbenchError(f"{run / 'config.yaml'}: no model spec recorded")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..errors import ImgbenchError
-from .rundir import read_json, read_yaml
+from ..fileio import read_json, read_yaml
 
 INDEX_NAME = "index.sqlite"
 
@@ -50,7 +50,7 @@ CREATE INDEX IF NOT EXISTS runs_by_study ON runs (study);
 
 def summarize_run(run: Path) -> dict:
     """The index row of one run directory (read from its files only)."""
-    config = read_yaml(run / "config.yaml")
+    config = read_yaml(run / "config.yaml", "run config")
     metrics_path = run / "metrics.json"
     m = read_json(metrics_path) if metrics_path.exists() else {}
     spec = config.get("spec") or {}

@@ -20,7 +20,7 @@ def render_html(context: dict) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
-        loader=PackageLoader("imgbench.study", "templates"),
+        loader=PackageLoader("imgbench.studies", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

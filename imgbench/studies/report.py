@@ -23,8 +23,9 @@ import numpy as np
 from ..data import short_name
 from ..errors import ImgbenchError
 from ..evaluation import bootstrap_accuracy_ci, holm_adjust, mcnemar_exact, mean_ci
-from .rundir import read_history, read_json, read_yaml
-from .runner import read_predictions
+from ..fileio import read_json, read_yaml
+from ..runs.predictions import read_predictions
+from ..training.history import read_history
 from .studyfile import Study
 
 ENV_KEYS = (
@@ -112,7 +113,7 @@ def load_records(run_dirs) -> tuple[list[RunRecord], list[str]]:
         records.append(
             RunRecord(
                 d,
-                read_yaml(d / "config.yaml"),
+                read_yaml(d / "config.yaml", "run config"),
                 read_json(d / "metrics.json"),
                 read_history(d / "history.csv") if (d / "history.csv").exists() else [],
                 read_json(env_path) if env_path.exists() else {},

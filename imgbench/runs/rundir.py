@@ -8,9 +8,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import platform
 import re
@@ -21,8 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImgbenchError
-from ..fileio import atomic_write_text
-from ..training.loop import HISTORY_COLUMNS
 
 
 def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
@@ -39,61 +34,6 @@ def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise ImgbenchError(f"{runs_dir}: too many runs named '{name}'")
-
-
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ImgbenchError(f"{path}: cannot read ({exc})") from None
-
-
-def write_yaml(path: Path, obj) -> None:
-    import yaml
-
-    atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False))
-
-
-def read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ImgbenchError(f"{path}: cannot read run config ({exc})") from None
-    if not isinstance(data, dict):
-        raise ImgbenchError(f"{path}: expected a mapping of settings")
-    return data
-
-
-def write_history(path: Path, rows: list[dict]) -> None:
-    """history.csv: plain CSV with the columns epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HISTORY_COLUMNS)
-    for r in rows:
-        w.writerow([r["epoch"]] + [f"{r[c]:.6g}" for c in HISTORY_COLUMNS[1:]])
-    atomic_write_text(path, buf.getvalue())
-
-
-def read_history(path: Path) -> list[dict]:
-    """Rows of a history.csv, numbers parsed."""
-    with open(path, newline="") as fh:
-        return [{"epoch": int(r["epoch"]), **{c: float(r[c]) for c in HISTORY_COLUMNS[1:]}} for r in csv.DictReader(fh)]
 
 
 def git_revision() -> str | None:

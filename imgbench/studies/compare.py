@@ -23,8 +23,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import ImgbenchError
-from .index import RunIndex
-from .rundir import read_yaml, write_yaml
+from ..fileio import read_json, read_yaml, write_yaml
+from ..runs.index import RunIndex
 from .studyfile import PlannedRun, Study, plan_runs
 
 
@@ -39,7 +39,7 @@ def run_status(run: Path) -> str:
 
 def execute_run(planned: PlannedRun) -> tuple[str, str, float]:
     """Train (or resume) one planned run; returns ``(key, what was done, seconds)``."""
-    from .runner import resume_run, train_run
+    from ..runs.runner import resume_run, train_run
 
     run = Path(planned.settings.runs_dir) / planned.key
     status = run_status(run)
@@ -88,9 +88,9 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
     keys = [p.key for p in planned]
     record = {"study": study.to_dict(), "runs": keys, "notes": notes, "command": command}
     if path.exists():
-        old = read_yaml(path)
+        old = read_yaml(path, "study record")
         same = old.get("study", {}).get("name") == study.name and all(
-            _comparable(read_yaml(out / "runs" / p.key / "config.yaml"), p)
+            _comparable(read_yaml(out / "runs" / p.key / "config.yaml", "run config"), p)
             for p in planned
             if (out / "runs" / p.key / "config.yaml").exists()
         )
@@ -149,7 +149,6 @@ def run_study(
     width = len(str(len(todo)))
 
     def done(i: int, key: str, what: str, seconds: float) -> None:
-        from .rundir import read_json
 
         m = read_json(runs_dir / key / "metrics.json")
         say(f"[{i:>{width}}/{len(todo)}] {key:<40} {what:<9} test accuracy {m['accuracy']:.4f}  {seconds:6.1f} s")

@@ -1,0 +1,1 @@
+"""Many runs: study files, presets, compare (train what is missing) and the report."""
