@@ -9,40 +9,48 @@ fancy-indexing gather per batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import numpy.typing as npt
+
+Images = npt.NDArray[np.uint8]
+# What BatchIterator's ``augment`` takes: a batch and a generator, returning a new batch.
+AugmentFn = Callable[[Images, np.random.Generator], Images]
 
 
-def random_crop(X: np.ndarray, rng: np.random.Generator, padding: int = 4) -> np.ndarray:
+def random_crop(X: Images, rng: np.random.Generator, padding: int = 4) -> Images:
     """Zero-pad by ``padding`` on each side, then crop back at a random offset."""
     if padding <= 0:
-        return X.copy()
+        unchanged: Images = X.copy()
+        return unchanged
     n, c, h, w = X.shape
     padded = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    dy = rng.integers(0, 2 * padding + 1, size=n)
-    dx = rng.integers(0, 2 * padding + 1, size=n)
+    # size=len(X), not n: the same value, typed as an int so the stubs pick the array overload.
+    dy = rng.integers(0, 2 * padding + 1, size=len(X))
+    dx = rng.integers(0, 2 * padding + 1, size=len(X))
     rows = dy[:, None] + np.arange(h)[None, :]  # (n, h)
     cols = dx[:, None] + np.arange(w)[None, :]  # (n, w)
     idx_n = np.arange(n)[:, None, None, None]
     idx_c = np.arange(c)[None, :, None, None]
-    return padded[idx_n, idx_c, rows[:, None, :, None], cols[:, None, None, :]]
+    cropped: Images = padded[idx_n, idx_c, rows[:, None, :, None], cols[:, None, None, :]]
+    return cropped
 
 
-def random_flip(X: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
+def random_flip(X: Images, rng: np.random.Generator, p: float = 0.5) -> Images:
     """Mirror each image left-right with probability ``p``."""
-    out = X.copy()
+    out: Images = X.copy()
     flip = rng.random(len(X)) < p
     out[flip] = X[flip, :, :, ::-1]
     return out
 
 
-def random_affine(
-    X: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0, max_degrees: float = 10.0
-) -> np.ndarray:
+def random_affine(X: Images, rng: np.random.Generator, max_shift: float = 2.0, max_degrees: float = 10.0) -> Images:
     """Rotate by up to ``max_degrees`` about the centre and shift by up to ``max_shift`` pixels."""
     n, c, h, w = X.shape
-    theta = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=n))
-    tx = rng.uniform(-max_shift, max_shift, size=n)
-    ty = rng.uniform(-max_shift, max_shift, size=n)
+    theta = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=len(X)))
+    tx = rng.uniform(-max_shift, max_shift, size=len(X))
+    ty = rng.uniform(-max_shift, max_shift, size=len(X))
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     yy, xx = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
     cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
@@ -53,7 +61,7 @@ def random_affine(
     sy = np.rint(src_y).astype(np.intp)
     valid = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
     sx, sy = np.clip(sx, 0, w - 1), np.clip(sy, 0, h - 1)
-    out = X[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], sy[:, None], sx[:, None]]
+    out: Images = X[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], sy[:, None], sx[:, None]]
     out *= valid[:, None].astype(np.uint8)
     return out
 
@@ -77,7 +85,7 @@ class Augmenter:
             return cls(crop_padding=max(1, image_shape[1] // 8), flip=True)
         return cls(max_shift=max(1.0, image_shape[1] / 14), max_degrees=10.0)
 
-    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, X: Images, rng: np.random.Generator) -> Images:
         if self.crop_padding:
             X = random_crop(X, rng, self.crop_padding)
         if self.flip:

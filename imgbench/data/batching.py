@@ -7,12 +7,16 @@ run sees the batches it would have seen without the interruption.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from .augment import AugmentFn
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> npt.NDArray[np.int64]:
     """Permutation of ``range(n)`` for one epoch (identity when not shuffling)."""
     if not shuffle:
         return np.arange(n)
@@ -29,16 +33,16 @@ class BatchIterator:
 
     def __init__(
         self,
-        X,
-        y,
+        X: npt.NDArray[np.uint8],
+        y: npt.NDArray[np.int64],
         batch_size: int,
         *,
         seed: int = 0,
         shuffle: bool = True,
         drop_last: bool = False,
-        transform=None,
-        augment=None,
-    ):
+        transform: Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]] | None = None,
+        augment: AugmentFn | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.X, self.y = X, y
@@ -49,7 +53,7 @@ class BatchIterator:
         n, b = len(self.X), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def epoch(self, epoch: int) -> Iterator[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]:
         """Yield the batches of ``epoch``."""
         order = epoch_order(len(self.X), self.seed, epoch, self.shuffle)
         for i in range(len(self)):

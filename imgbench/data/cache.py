@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..fileio import atomic_write
 
@@ -30,7 +32,7 @@ def cache_home() -> Path:
     return Path(base).expanduser() / "imgbench"
 
 
-def fingerprint(root: Path, files: Iterable[Path], options: dict) -> str:
+def fingerprint(root: Path, files: Iterable[Path], options: Mapping[str, object]) -> str:
     """Hash of relative names, sizes and mtimes of ``files`` plus ``options``."""
     h = hashlib.sha256()
     h.update(json.dumps({"format": CACHE_FORMAT, **options}, sort_keys=True).encode())
@@ -45,7 +47,7 @@ def _path(kind: str, key: str) -> Path:
     return cache_home() / "decoded" / f"{kind}-{key}.npz"
 
 
-def load(kind: str, key: str) -> dict[str, np.ndarray] | None:
+def load(kind: str, key: str) -> dict[str, npt.NDArray[Any]] | None:
     """Arrays cached under ``key``, or None when absent or unreadable."""
     path = _path(kind, key)
     if not path.exists():
@@ -57,12 +59,13 @@ def load(kind: str, key: str) -> dict[str, np.ndarray] | None:
         return None  # a damaged cache entry is simply rebuilt
 
 
-def save(kind: str, key: str, arrays: dict[str, np.ndarray]) -> Path | None:
+def save(kind: str, key: str, arrays: Mapping[str, npt.NDArray[Any]]) -> Path | None:
     """Store arrays under ``key`` atomically; a read-only cache is not an error."""
     path = _path(kind, key)
     try:
         with atomic_write(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            # Plain arrays only: the cache is read back without pickle, so refuse to write one.
+            np.savez(fh, allow_pickle=False, **arrays)
     except OSError:
         return None
     return path

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DataFormatError
 
@@ -21,13 +23,13 @@ class Dataset:
     """
 
     name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
+    X_train: npt.NDArray[np.uint8]
+    y_train: npt.NDArray[np.int64]
+    X_test: npt.NDArray[np.uint8]
+    y_test: npt.NDArray[np.int64]
     class_names: tuple[str, ...]
     source: str = ""
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
@@ -52,7 +54,8 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
-        return tuple(int(d) for d in self.X_train.shape[1:])  # type: ignore[return-value]
+        _, c, h, w = self.X_train.shape  # four axes: checked in __post_init__
+        return int(c), int(h), int(w)
 
     @property
     def num_classes(self) -> int:

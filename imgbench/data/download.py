@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DownloadError
@@ -18,7 +19,7 @@ from .catalog import DatasetInfo, RemoteFile
 TIMEOUT_S = 30
 
 
-def fetch(file: RemoteFile, mirrors: tuple[str, ...] | list[str], folder: Path, progress: bool | None = None) -> Path:
+def fetch(file: RemoteFile, mirrors: Sequence[str], folder: Path, progress: bool | None = None) -> Path:
     """Download ``file`` into ``folder`` from the first mirror that serves it intact."""
     import pooch
 
@@ -53,7 +54,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def download_dataset(info: DatasetInfo, root: Path, mirrors=None, progress: bool | None = None) -> Path:
+def download_dataset(
+    info: DatasetInfo, root: Path, mirrors: Sequence[str] | None = None, progress: bool | None = None
+) -> Path:
     """Download every file of ``info`` into ``root/<name>`` and return that folder."""
     folder = root / info.name
     mirrors = tuple(mirrors or info.mirrors)

@@ -15,16 +15,23 @@ Two styles, chosen when the model is trained and stored with the run:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DataFormatError
+from .formats import FORMATS, path_format
+
+if TYPE_CHECKING:
+    from PIL import Image  # imported where used: Pillow is slow to import and not every command needs it
 
 MAX_PIXELS = 64_000_000  # refuse decompression bombs well below Pillow's own limit
 
 
-def load_image(path: str | Path):
+def load_image(path: str | Path) -> Image.Image:
     """Open an image with Pillow, fully decoded; a clear error names a file that is not an image."""
     from PIL import Image, UnidentifiedImageError
 
@@ -41,7 +48,7 @@ def load_image(path: str | Path):
     return im
 
 
-def _flatten_alpha(im):
+def _flatten_alpha(im: Image.Image) -> Image.Image:
     """Composite transparency onto white, as a drawing on paper."""
     from PIL import Image
 
@@ -52,7 +59,7 @@ def _flatten_alpha(im):
     return im
 
 
-def _border(a: np.ndarray) -> np.ndarray:
+def _border(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The pixels on the outermost 5% of each edge (at least one pixel)."""
     h, w = a.shape[:2]
     m = max(1, min(h, w) // 20)
@@ -66,7 +73,7 @@ def _border(a: np.ndarray) -> np.ndarray:
     )
 
 
-def mnist_digit(grey: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:
+def mnist_digit(grey: npt.NDArray[Any], size: int = 28, box: int = 20) -> npt.NDArray[np.uint8]:
     """MNIST-style (size x size) uint8 digit, white ink on black, from any grey image."""
     from PIL import Image
 
@@ -100,7 +107,7 @@ def mnist_digit(grey: np.ndarray, size: int = 28, box: int = 20) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def fit_image(im, image_shape: tuple[int, int, int], dark_background: bool = False) -> np.ndarray:
+def fit_image(im: Image.Image, image_shape: Sequence[int], dark_background: bool = False) -> npt.NDArray[np.uint8]:
     """(C, H, W) uint8: colour mode of the training data, aspect ratio kept, padded with the background."""
     from PIL import Image
 
@@ -121,7 +128,9 @@ def fit_image(im, image_shape: tuple[int, int, int], dark_background: bool = Fal
     return canvas[None] if c == 1 else canvas.transpose(2, 0, 1)
 
 
-def image_to_input(path: str | Path, image_shape, style: str = "fit", dark_background: bool = False) -> np.ndarray:
+def image_to_input(
+    path: str | Path, image_shape: Sequence[int], style: str = "fit", dark_background: bool = False
+) -> npt.NDArray[np.uint8]:
     """Read ``path`` and return a (C, H, W) uint8 array shaped like the training images."""
     im = _flatten_alpha(load_image(path))
     if style == "mnist":
@@ -134,7 +143,7 @@ def image_to_input(path: str | Path, image_shape, style: str = "fit", dark_backg
     return fit_image(im, tuple(image_shape), dark_background)
 
 
-def load_grey(path: str | Path, max_side: int = 256) -> np.ndarray:
+def load_grey(path: str | Path, max_side: int = 256) -> npt.NDArray[np.uint8]:
     """A user's image as a 2-D uint8 grey array (transparency on white), shrunk to ``max_side`` pixels at most."""
     im = _flatten_alpha(load_image(path)).convert("L")
     if max(im.size) > max_side:
@@ -142,13 +151,14 @@ def load_grey(path: str | Path, max_side: int = 256) -> np.ndarray:
     return np.asarray(im)
 
 
-def preprocessing_style(dataset_name: str, image_shape) -> str:
+def preprocessing_style(dataset_name: str, image_shape: Sequence[int]) -> str:
     """``mnist`` for handwritten-digit data in MNIST's 28x28 format, otherwise ``fit``."""
-    digits = dataset_name == "mnist" or (dataset_name.startswith("csv:") and tuple(image_shape) == (1, 28, 28))
-    return "mnist" if digits else "fit"
+    # A 28x28 Kaggle CSV is the Digit Recognizer competition: MNIST digits.
+    kaggle_digits = path_format(dataset_name) is FORMATS["csv"] and tuple(image_shape) == (1, 28, 28)
+    return "mnist" if dataset_name == "mnist" or kaggle_digits else "fit"
 
 
-def has_dark_background(X: np.ndarray) -> bool:
+def has_dark_background(X: npt.NDArray[np.uint8]) -> bool:
     """Whether training images are mostly dark at their borders (MNIST, Fashion-MNIST)."""
     sample = X[: min(len(X), 2000)]
     edges = np.concatenate(

@@ -13,12 +13,13 @@ import os
 from pathlib import Path
 
 from . import cache
-from .catalog import TRAIN_TEST_NAMES, DatasetInfo
+from .catalog import DatasetInfo
+from .formats import FORMATS
 
 DEBIAN_ROOT = Path("/usr/share/datasets")
 
 
-def search_roots(root: str | os.PathLike | None = None) -> list[Path]:
+def search_roots(root: str | os.PathLike[str] | None = None) -> list[Path]:
     """The directories searched for named datasets, in order, without duplicates."""
     roots: list[Path] = []
     if root:
@@ -26,7 +27,8 @@ def search_roots(root: str | os.PathLike | None = None) -> list[Path]:
     if os.environ.get("IMGBENCH_DATA"):
         roots.append(Path(os.environ["IMGBENCH_DATA"]).expanduser())
     roots += [cache.cache_home() / "datasets", DEBIAN_ROOT]
-    seen, out = set(), []
+    seen: set[str] = set()
+    out: list[Path] = []
     for r in roots:
         key = os.path.abspath(r)
         if key not in seen:
@@ -35,49 +37,23 @@ def search_roots(root: str | os.PathLike | None = None) -> list[Path]:
     return out
 
 
-def download_root(root: str | os.PathLike | None = None) -> Path:
+def download_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Where a download goes: ``--root``, else ``$IMGBENCH_DATA``, else the user cache."""
     return search_roots(root)[0] if (root or os.environ.get("IMGBENCH_DATA")) else cache.cache_home() / "datasets"
 
 
-def idx_file(folder: Path, name: str) -> Path | None:
-    """``name`` (``*.gz``) in ``folder``, or its decompressed twin; None if neither exists."""
-    for candidate in (folder / name, folder / name.removesuffix(".gz")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def cifar_layout(folder: Path) -> tuple[str, Path] | None:
-    """``("py"|"bin", batch_folder)`` for a CIFAR-10 folder in either canonical layout."""
-    for sub in (folder / "cifar-10-batches-py", folder):
-        if all((sub / n).is_file() for n in TRAIN_TEST_NAMES):
-            return "py", sub
-    for sub in (folder / "cifar-10-batches-bin", folder):
-        if all((sub / f"{n}.bin").is_file() for n in TRAIN_TEST_NAMES):
-            return "bin", sub
-    return None
-
-
-def find_dataset(info: DatasetInfo, root=None) -> Path | None:
-    """The first ``<root>/<name>`` folder that holds every file of ``info``."""
+def find_dataset(info: DatasetInfo, root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The first ``<root>/<name>`` folder that holds every file of ``info``; None if none does or it needs none."""
+    holds = FORMATS[info.format].holds
+    if holds is None:
+        return None
     for base in search_roots(root):
         folder = base / info.name
-        if not folder.is_dir():
-            continue
-        if info.layouts:
-            if cifar_layout(folder):
-                return folder
-        elif info.files and all(idx_file(folder, f.name) for f in info.files):
+        if folder.is_dir() and holds(folder, info):
             return folder
     return None
 
 
 def expected_files(info: DatasetInfo) -> list[str]:
     """Human-readable list of the file names a dataset folder must hold."""
-    if info.layouts:
-        return [
-            f"{info.layouts[0]}/" + ", ".join(TRAIN_TEST_NAMES) + " (+ batches.meta)",
-            f"or {info.layouts[1]}/" + ", ".join(f"{n}.bin" for n in TRAIN_TEST_NAMES),
-        ]
-    return [f.name for f in info.files]
+    return FORMATS[info.format].expected_files(info)

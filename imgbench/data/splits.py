@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DataFormatError
 
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+
+def stratified_split(y: npt.ArrayLike, fraction: float, seed: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Indices ``(keep, held_out)`` with ``fraction`` of every class held out.
 
     Uses scikit-learn's ``StratifiedShuffleSplit``, so class proportions are
@@ -32,7 +38,9 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return np.sort(keep), np.sort(held)
 
 
-def train_val_split(X: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
+def train_val_split(
+    X: npt.NDArray[ScalarT], y: npt.NDArray[np.int64], val_fraction: float, seed: int
+) -> tuple[npt.NDArray[ScalarT], npt.NDArray[np.int64], npt.NDArray[ScalarT], npt.NDArray[np.int64]]:
     """Split the training set into ``(X_train, y_train, X_val, y_val)``, stratified.
 
     Validation data always comes from the training split: the test split is
@@ -42,7 +50,9 @@ def train_val_split(X: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
     return X[tr], y[tr], X[va], y[va]
 
 
-def channel_stats(X: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def channel_stats(
+    X: npt.NDArray[np.uint8], chunk: int = 4096
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per-channel mean and standard deviation of uint8 NCHW images, in 0-255 units.
 
     Computed from a 256-bin histogram per channel: exact, and no float copy of
@@ -67,28 +77,28 @@ class Normalizer:
     would leak information into training.
     """
 
-    def __init__(self, mean, std):
+    def __init__(self, mean: npt.ArrayLike, std: npt.ArrayLike) -> None:
         self.mean = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
         self.std = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
 
     @classmethod
-    def fit(cls, X_train: np.ndarray) -> Normalizer:
+    def fit(cls, X_train: npt.NDArray[np.uint8]) -> Normalizer:
         """Statistics from training images (0-1 scale)."""
         mean, std = channel_stats(X_train)
         return cls(mean / 255.0, np.maximum(std / 255.0, 1e-8))
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def __call__(self, X: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         out = X.astype(np.float32)
         out *= np.float32(1 / 255)
         out -= self.mean
         out /= self.std
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, list[float]]:
         """JSON-friendly form, stored with a run so predictions use the same scaling."""
         return {"mean": self.mean.ravel().tolist(), "std": self.std.ravel().tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Normalizer:
+    def from_dict(cls, d: Mapping[str, Sequence[float]]) -> Normalizer:
         """Inverse of :meth:`to_dict`."""
         return cls(d["mean"], d["std"])

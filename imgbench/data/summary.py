@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .dataset import Dataset
 from .splits import channel_stats
 
 
-def describe(ds: Dataset) -> dict:
+def describe(ds: Dataset) -> dict[str, Any]:
     """Split sizes, image shape, dtype, class names, per-class counts and pixel statistics.
 
     Pixel mean and std are per channel, in 0-255 units, computed over every
     pixel of the split.
     """
-    out = {
+    splits: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {
         "name": ds.name,
         "source": ds.source,
         "image_shape": list(ds.image_shape),
         "dtype": str(ds.X_train.dtype),
         "num_classes": ds.num_classes,
         "class_names": list(ds.class_names),
-        "splits": {},
+        "splits": splits,
     }
     for split in ("train", "test"):
         X, y = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")
         mean, std = channel_stats(X)
-        out["splits"][split] = {
+        splits[split] = {
             "count": int(len(X)),
             "class_counts": np.bincount(y, minlength=ds.num_classes).astype(int).tolist(),
             "pixel_mean": [round(float(m), 4) for m in mean],
@@ -37,7 +40,7 @@ def describe(ds: Dataset) -> dict:
     return out
 
 
-def format_text(d: dict) -> str:
+def format_text(d: dict[str, Any]) -> str:
     """Human-readable rendering of :func:`describe`."""
     c, h, w = d["image_shape"]
     lines = [

@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 
-from imgbench.data import csvfile, idx, load_dataset
+from imgbench.data import load_dataset
+from imgbench.data.formats import csvfile, idx
 
 MNIST_TRAIN = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -9,9 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from imgbench.data import idx, load_dataset
+from imgbench.data import load_dataset
 from imgbench.data.catalog import DatasetInfo, RemoteFile
 from imgbench.data.download import download_dataset, fetch
+from imgbench.data.formats import idx
 from imgbench.errors import DatasetNotFoundError, DownloadError
 
 pytestmark = pytest.mark.network

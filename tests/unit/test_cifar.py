@@ -4,7 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
-from imgbench.data import cifar, load_dataset
+from imgbench.data import load_dataset
+from imgbench.data.formats import cifar
 from imgbench.errors import DataFormatError
 
 CATALOG_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]

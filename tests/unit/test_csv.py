@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from imgbench.data import csvfile, load_dataset
+from imgbench.data import load_dataset
+from imgbench.data.formats import csvfile
 from imgbench.errors import DataFormatError
 
 

@@ -153,7 +153,7 @@ def test_cache_hit_and_invalidation(tmp_path, rng, fresh_cache):
 
 
 def test_parallel_decode_matches_serial(tmp_path, rng):
-    from imgbench.data.folder import decode_images
+    from imgbench.data.formats.folder import decode_images
 
     files = list(_tree(tmp_path, rng, n=4))
     serial = decode_images(files, None, workers=1)

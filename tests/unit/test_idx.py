@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from imgbench.data import idx
+from imgbench.data.formats import idx
 from imgbench.errors import DataFormatError
 
 

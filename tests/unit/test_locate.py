@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from imgbench.data import idx, load_dataset
+from imgbench.data import load_dataset
 from imgbench.data.catalog import MNIST
+from imgbench.data.formats import idx
 from imgbench.data.locate import DEBIAN_ROOT, find_dataset, search_roots
 from imgbench.errors import DatasetNotFoundError, ImgbenchError
 

@@ -1,4 +1,4 @@
-"""IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed.
+"""The IDX format of MNIST and Fashion-MNIST, raw or gzip-compressed.
 
 Format: two zero bytes, a dtype code, the number of dimensions ``ndim``, then
 ``ndim`` big-endian uint32 sizes, then the values in C order, big-endian.
@@ -10,14 +10,19 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ..errors import DataFormatError
-from ..fileio import atomic_write_bytes
+from ...errors import DataFormatError
+from ...fileio import atomic_write_bytes
+from ..catalog import CATALOG, DatasetInfo
+from ..dataset import Dataset
+from .base import DatasetFormat, LoadOptions
 
 # dtype code -> big-endian NumPy dtype, from the IDX specification.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -50,7 +55,7 @@ def read_bytes_maybe_gzip(path: Path) -> bytes:
         raise DataFormatError(f"{path}: corrupt gzip data ({exc}); re-download the file") from None
 
 
-def parse_idx(buf: bytes, path: Path | str = "<bytes>") -> np.ndarray:
+def parse_idx(buf: bytes, path: Path | str = "<bytes>") -> npt.NDArray[Any]:
     """Decode an IDX buffer into an array in native byte order."""
     if len(buf) < 4:
         raise DataFormatError(f"{path}: expected an IDX header of at least 4 bytes, found {len(buf)} bytes")
@@ -77,13 +82,13 @@ def parse_idx(buf: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     return arr
 
 
-def read_idx(path: str | Path) -> np.ndarray:
+def read_idx(path: str | Path) -> npt.NDArray[Any]:
     """Read an IDX file (``.gz`` or raw) into a NumPy array."""
     path = Path(path)
     return parse_idx(read_bytes_maybe_gzip(path), path)
 
 
-def write_idx(path: str | Path, arr: np.ndarray, compress: bool | None = None) -> None:
+def write_idx(path: str | Path, arr: npt.ArrayLike, compress: bool | None = None) -> None:
     """Write ``arr`` as an IDX file (gzip when ``compress`` or the name ends in .gz)."""
     path = Path(path)
     arr = np.asarray(arr)
@@ -98,7 +103,9 @@ def write_idx(path: str | Path, arr: np.ndarray, compress: bool | None = None) -
     atomic_write_bytes(path, data)
 
 
-def images_labels(images: np.ndarray, labels: np.ndarray, images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+def images_labels(
+    images: npt.NDArray[Any], labels: npt.NDArray[Any], images_path: Path | str, labels_path: Path | str
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """Check an IDX image/label pair and return ``(X uint8 NCHW, y int64)``."""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataFormatError(
@@ -109,3 +116,44 @@ def images_labels(images: np.ndarray, labels: np.ndarray, images_path, labels_pa
     if len(images) != len(labels):
         raise DataFormatError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     return images[:, None, :, :], labels.astype(np.int64)
+
+
+def idx_file(folder: Path, name: str) -> Path | None:
+    """``name`` (``*.gz``) in ``folder``, or its decompressed twin; None if neither exists."""
+    for candidate in (folder / name, folder / name.removesuffix(".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _holds(folder: Path, info: DatasetInfo) -> bool:
+    return bool(info.files) and all(idx_file(folder, f.name) for f in info.files)
+
+
+def _expected_files(info: DatasetInfo) -> list[str]:
+    return [f.name for f in info.files]
+
+
+def _required(folder: Path, name: str) -> Path:
+    path = idx_file(folder, name)
+    if path is None:
+        raise DataFormatError(f"{folder}: expected {name} or {name.removesuffix('.gz')}, found neither")
+    return path
+
+
+def _read(name: str, folder: Path | None, options: LoadOptions) -> Dataset:
+    info = CATALOG[name]
+    assert folder is not None, "an IDX dataset is read from the folder that holds its files"
+    tr_img, tr_lab, te_img, te_lab = (_required(folder, f.name) for f in info.files)
+    X_train, y_train = images_labels(read_idx(tr_img), read_idx(tr_lab), tr_img, tr_lab)
+    X_test, y_test = images_labels(read_idx(te_img), read_idx(te_lab), te_img, te_lab)
+    return Dataset(info.name, X_train, y_train, X_test, y_test, info.class_names, str(folder))
+
+
+FORMAT = DatasetFormat(
+    name="idx",
+    usage="IDX files (train/t10k images and labels, .gz or raw)",
+    read=_read,
+    holds=_holds,
+    expected_files=_expected_files,
+)

@@ -1,4 +1,4 @@
-"""Image folders: ``PATH/train/<class>/*`` + ``PATH/test/<class>/*``, or ``PATH/<class>/*``.
+"""The ``folder:PATH`` format: ``PATH/train/<class>/*`` + ``PATH/test/<class>/*``, or ``PATH/<class>/*``.
 
 Images are decoded with Pillow (PNG, JPEG, BMP, WebP, ...) in worker
 processes.  A dataset has one colour mode: grey if every image is grey,
@@ -14,11 +14,15 @@ import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ..errors import DataFormatError
-from . import cache
+from ...errors import DataFormatError
+from .. import cache
+from ..dataset import Dataset
+from .base import DatasetFormat, LoadOptions
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".pgm", ".ppm"}
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
@@ -35,7 +39,7 @@ def _class_dirs(split_dir: Path) -> list[Path]:
     return sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _decode_one(path: str, image_size: int | None):
+def _decode_one(path: str, image_size: int | None) -> npt.NDArray[np.uint8] | None:
     """Decode one file to uint8 HxW (grey) or HxWx3; None if it is not an image."""
     from PIL import Image, UnidentifiedImageError
 
@@ -51,12 +55,14 @@ def _decode_one(path: str, image_size: int | None):
         return None
 
 
-def _decode_chunk(args):
+def _decode_chunk(args: tuple[list[str], int | None]) -> list[npt.NDArray[np.uint8] | None]:
     paths, image_size = args
     return [_decode_one(p, image_size) for p in paths]
 
 
-def decode_images(paths: list[Path], image_size: int | None, workers: int | None = None) -> list:
+def decode_images(
+    paths: list[Path], image_size: int | None, workers: int | None = None
+) -> list[npt.NDArray[np.uint8] | None]:
     """Decode ``paths`` in parallel; returns arrays or None for unreadable files."""
     workers = workers or min(os.cpu_count() or 1, 8)
     str_paths = [str(p) for p in paths]
@@ -64,7 +70,7 @@ def decode_images(paths: list[Path], image_size: int | None, workers: int | None
         return _decode_chunk((str_paths, image_size))
     n_chunks = workers * 8
     chunks = [str_paths[i::n_chunks] for i in range(n_chunks)]  # strided: balanced work
-    out: list = [None] * len(paths)
+    out: list[npt.NDArray[np.uint8] | None] = [None] * len(paths)
     with ProcessPoolExecutor(workers) as pool:
         for i, res in enumerate(pool.map(_decode_chunk, [(c, image_size) for c in chunks])):
             out[i::n_chunks] = res
@@ -91,8 +97,8 @@ def _scan_split(split_dir: Path, class_names: list[str] | None) -> tuple[list[st
     return names, files, labels
 
 
-def _stack(arrays: list[np.ndarray], files: list[Path], rgb: bool) -> np.ndarray:
-    shapes = {}
+def _stack(arrays: list[npt.NDArray[np.uint8]], files: list[Path], rgb: bool) -> npt.NDArray[np.uint8]:
+    shapes: dict[tuple[int, ...], Path] = {}
     for a, f in zip(arrays, files, strict=True):
         shapes.setdefault(a.shape[:2], f)
         if len(shapes) > 1:
@@ -117,7 +123,14 @@ def read_image_folder(
     test_fraction: float = 0.2,
     split_seed: int = 0,
     use_cache: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], dict]:
+) -> tuple[
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    tuple[str, ...],
+    dict[str, Any],
+]:
     """Read an image folder into ``X_train, y_train, X_test, y_test, class_names, meta``."""
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -163,7 +176,8 @@ def read_image_folder(
             if (presplit or split == "train") and not np.any(keep & mask & (labels == k)):
                 raise DataFormatError(f"{root}: class '{name}' has no readable image in the {split} split")
     if bad:
-        warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=3)
+        # stacklevel 4: the caller of load_dataset (through the format's reader).
+        warnings.warn(f"skipped {len(bad)} file(s) that are not readable images: {listing}", stacklevel=4)
     good = [a for a in decoded if a is not None]
     good_files = [f for f, a in zip(files, decoded, strict=True) if a is not None]
     rgb = any(a.ndim == 3 for a in good)
@@ -172,7 +186,7 @@ def read_image_folder(
     if presplit:
         X_tr, y_tr, X_te, y_te = X[~is_test], y[~is_test], X[is_test], y[is_test]
     else:
-        from .splits import stratified_split
+        from ..splits import stratified_split
 
         tr, te = stratified_split(y, test_fraction, split_seed)
         X_tr, y_tr, X_te, y_te = X[tr], y[tr], X[te], y[te]
@@ -191,3 +205,23 @@ def read_image_folder(
         )
     meta = {"cache": "miss" if key else "off", "skipped": [str(b) for b in bad]}
     return X_tr, y_tr, X_te, y_te, tuple(names), meta
+
+
+def _read(name: str, path: Path | None, options: LoadOptions) -> Dataset:
+    assert path is not None, "folder:PATH always has a PATH"
+    X_tr, y_tr, X_te, y_te, names, meta = read_image_folder(
+        path,
+        image_size=options.image_size,
+        strict=options.strict,
+        test_fraction=options.test_fraction,
+        split_seed=options.split_seed,
+    )
+    return Dataset(name, X_tr, y_tr, X_te, y_te, names, str(path.expanduser()), meta)
+
+
+FORMAT = DatasetFormat(
+    name="folder",
+    usage="folder:PATH (PATH/train/<class>/*, PATH/test/<class>/* or PATH/<class>/*)",
+    read=_read,
+    prefix=True,
+)

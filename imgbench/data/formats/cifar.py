@@ -1,4 +1,4 @@
-"""CIFAR-10 in its two canonical releases.
+"""The CIFAR-10 format, in its two canonical releases.
 
 * ``cifar-10-batches-py``: Python pickles (``data_batch_1..5``, ``test_batch``,
   ``batches.meta``).  They are read through :class:`RestrictedUnpickler`, which
@@ -18,15 +18,27 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ..errors import DataFormatError
+from ...errors import DataFormatError
+from ..catalog import CIFAR10, DatasetInfo
+from ..dataset import Dataset
+from .base import DatasetFormat, LoadOptions
 
-CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# The release's labels, used when a folder has no batches.meta.
+CLASS_NAMES = CIFAR10.class_names
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
+BATCHES = (*TRAIN_BATCHES, TEST_BATCH)
 RECORD = 1 + 3 * 32 * 32
+PY_LAYOUT, BIN_LAYOUT = "cifar-10-batches-py", "cifar-10-batches-bin"
+
+Arrays = tuple[
+    npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.int64], tuple[str, ...]
+]
 
 # The only globals a CIFAR pickle needs: those that rebuild an ndarray, under
 # their NumPy 1 and NumPy 2 module paths.  Everything else, including the
@@ -49,7 +61,7 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds NumPy arrays and builtin containers."""
 
-    def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
+    def find_class(self, module: str, name: str) -> Any:  # noqa: D401 - pickle API
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
         if (module, name) == ("_codecs", "encode"):
@@ -57,7 +69,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed")
 
 
-def _plain(value, path: Path, depth: int = 0):
+def _plain(value: object, path: Path, depth: int = 0) -> None:
     """Check that an unpickled value holds only dict/list/bytes/str/int/ndarray."""
     if depth > 3:
         raise DataFormatError(f"{path}: nested too deeply for a CIFAR batch")
@@ -96,7 +108,7 @@ def load_pickle_batch(path: str | Path) -> dict[str, object]:
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
-def _batch_arrays(batch: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _batch_arrays(batch: dict[str, object], path: Path) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     data, labels = batch.get("data"), batch.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
@@ -108,12 +120,12 @@ def _batch_arrays(batch: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
-def read_python_batches(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+def read_python_batches(folder: str | Path) -> Arrays:
     """Read ``cifar-10-batches-py`` into ``X_train, y_train, X_test, y_test, class_names``."""
     folder = Path(folder)
     parts = [_batch_arrays(load_pickle_batch(folder / n), folder / n) for n in TRAIN_BATCHES]
     X_test, y_test = _batch_arrays(load_pickle_batch(folder / TEST_BATCH), folder / TEST_BATCH)
-    names = CLASS_NAMES
+    names: tuple[str, ...] = CLASS_NAMES
     meta_path = folder / "batches.meta"
     if meta_path.exists():
         meta = load_pickle_batch(meta_path)
@@ -125,7 +137,7 @@ def read_python_batches(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.
     return X_train, y_train, X_test, y_test, names
 
 
-def read_binary_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def read_binary_batch(path: str | Path) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """Read one ``*.bin`` batch of 3073-byte records."""
     path = Path(path)
     raw = path.read_bytes()
@@ -135,12 +147,12 @@ def read_binary_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return rec[:, 1:].reshape(-1, 3, 32, 32).copy(), rec[:, 0].astype(np.int64)
 
 
-def read_binary_batches(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+def read_binary_batches(folder: str | Path) -> Arrays:
     """Read ``cifar-10-batches-bin`` into ``X_train, y_train, X_test, y_test, class_names``."""
     folder = Path(folder)
     parts = [read_binary_batch(folder / f"{n}.bin") for n in TRAIN_BATCHES]
     X_test, y_test = read_binary_batch(folder / f"{TEST_BATCH}.bin")
-    names = CLASS_NAMES
+    names: tuple[str, ...] = CLASS_NAMES
     meta = folder / "batches.meta.txt"
     if meta.exists():
         lines = [ln.strip() for ln in meta.read_text(errors="replace").splitlines() if ln.strip()]
@@ -155,7 +167,9 @@ def read_binary_batches(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.
     )
 
 
-def write_python_batch(path: str | Path, X: np.ndarray, y: np.ndarray, protocol: int = 2) -> None:
+def write_python_batch(
+    path: str | Path, X: npt.NDArray[np.uint8], y: npt.NDArray[np.integer[Any]], protocol: int = 2
+) -> None:
     """Write a batch in the canonical pickle layout (used by tests and tools)."""
     obj = {
         b"batch_label": b"written by imgbench",
@@ -168,9 +182,50 @@ def write_python_batch(path: str | Path, X: np.ndarray, y: np.ndarray, protocol:
     Path(path).write_bytes(buf.getvalue())
 
 
-def write_binary_batch(path: str | Path, X: np.ndarray, y: np.ndarray) -> None:
+def write_binary_batch(path: str | Path, X: npt.NDArray[np.uint8], y: npt.NDArray[np.integer[Any]]) -> None:
     """Write a batch in the canonical binary layout (used by tests and tools)."""
     rec = np.empty((len(X), RECORD), dtype=np.uint8)
     rec[:, 0] = y
     rec[:, 1:] = X.reshape(len(X), -1)
     Path(path).write_bytes(rec.tobytes())
+
+
+def cifar_layout(folder: Path) -> tuple[str, Path] | None:
+    """``("py"|"bin", batch_folder)`` for a CIFAR-10 folder in either canonical layout."""
+    for sub in (folder / PY_LAYOUT, folder):
+        if all((sub / n).is_file() for n in BATCHES):
+            return "py", sub
+    for sub in (folder / BIN_LAYOUT, folder):
+        if all((sub / f"{n}.bin").is_file() for n in BATCHES):
+            return "bin", sub
+    return None
+
+
+def _holds(folder: Path, info: DatasetInfo) -> bool:
+    return cifar_layout(folder) is not None
+
+
+def _expected_files(info: DatasetInfo) -> list[str]:
+    return [
+        f"{PY_LAYOUT}/" + ", ".join(BATCHES) + " (+ batches.meta)",
+        f"or {BIN_LAYOUT}/" + ", ".join(f"{n}.bin" for n in BATCHES),
+    ]
+
+
+def _read(name: str, folder: Path | None, options: LoadOptions) -> Dataset:
+    layout = cifar_layout(folder) if folder is not None else None
+    if layout is None:
+        raise DataFormatError(f"{folder}: expected CIFAR-10 batches in " + " ".join(_expected_files(CIFAR10)))
+    kind, sub = layout
+    reader = read_python_batches if kind == "py" else read_binary_batches
+    X_train, y_train, X_test, y_test, names = reader(sub)
+    return Dataset(name, X_train, y_train, X_test, y_test, names, str(sub))
+
+
+FORMAT = DatasetFormat(
+    name="cifar",
+    usage="CIFAR-10 batches (cifar-10-batches-py pickles or cifar-10-batches-bin records)",
+    read=_read,
+    holds=_holds,
+    expected_files=_expected_files,
+)

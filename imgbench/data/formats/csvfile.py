@@ -1,4 +1,4 @@
-"""Kaggle-style CSV images: ``label,pixel0,...,pixelN`` with values 0-255.
+"""The ``csv:PATH`` format: Kaggle-style CSV images, ``label,pixel0,...,pixelN`` with values 0-255.
 
 The label column is optional (Kaggle's ``test.csv`` has none; such files are
 for prediction).  ``N + 1`` must be a square number: images are grey,
@@ -6,18 +6,28 @@ for prediction).  ``N + 1`` must be a square number: images are grey,
 
 Parsing takes NumPy's C reader first; only when that fails is the file
 re-read line by line to report the exact line and cell that is wrong.
+
+PATH is a CSV file, or a folder with a ``train.csv`` and optionally a
+labelled ``test.csv``; without a labelled test split, part of the training
+rows is held out (stratified, seeded).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from ..errors import DataFormatError
-from ..fileio import atomic_write
+from ...errors import DataFormatError
+from ...fileio import atomic_write
+from .. import cache
+from ..dataset import Dataset
+from ..splits import stratified_split
+from .base import DatasetFormat, LoadOptions
 
 
 def _header(path: Path) -> list[str]:
@@ -55,7 +65,7 @@ def _diagnose(path: Path, ncols: int) -> DataFormatError:
     return DataFormatError(f"{path}: could not be parsed as a numeric CSV")
 
 
-def read_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_csv(path: str | Path) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64] | None]:
     """Read a Kaggle MNIST-layout CSV into ``(X uint8 NCHW, y int64 or None)``."""
     path = Path(path)
     cols = _header(path)
@@ -90,7 +100,7 @@ def read_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return X, y
 
 
-def write_csv(path: str | Path, X: np.ndarray, y: np.ndarray | None = None) -> None:
+def write_csv(path: str | Path, X: npt.NDArray[np.uint8], y: npt.ArrayLike | None = None) -> None:
     """Write images (and labels) in the Kaggle layout, atomically."""
     flat = X.reshape(len(X), -1).astype(np.int64)
     header = [f"pixel{i}" for i in range(flat.shape[1])]
@@ -100,3 +110,57 @@ def write_csv(path: str | Path, X: np.ndarray, y: np.ndarray | None = None) -> N
     with atomic_write(path, "w") as fh:
         fh.write(",".join(header) + "\n")
         np.savetxt(fh, flat, fmt="%d", delimiter=",")
+
+
+def _read(name: str, path: Path | None, options: LoadOptions) -> Dataset:
+    assert path is not None, "csv:PATH always has a PATH"
+    path = path.expanduser()
+    if path.is_dir():
+        train, test = path / "train.csv", path / "test.csv"
+        if not train.is_file():
+            raise DataFormatError(f"{path}: expected a train.csv (and optionally a labelled test.csv), found none")
+    elif path.is_file():
+        train, test = path, None
+    else:
+        raise DataFormatError(f"{path}: no such CSV file or folder")
+    files = [f for f in (train, test) if f is not None and f.is_file()]
+    split = {"test_fraction": options.test_fraction, "seed": options.split_seed}
+    key = cache.fingerprint(files[0].parent, files, split)
+    hit = cache.load("csv", key)
+    if hit is None:
+        X, y = read_csv(train)
+        if y is None:
+            raise DataFormatError(
+                f"{train}: expected a 'label' first column for training, found none "
+                "(a CSV without labels can be used with 'imgbench predict')"
+            )
+        X_te: npt.NDArray[np.uint8] | None = None
+        y_te: npt.NDArray[np.int64] | None = None
+        if test is not None and test.is_file():
+            X_te, y_te = read_csv(test)
+            if y_te is None:  # Kaggle's unlabelled test.csv: not usable for scoring
+                warnings.warn(f"{test} has no label column; holding out part of {train.name} instead", stacklevel=3)
+                X_te = None
+        if X_te is None or y_te is None:
+            tr, te = stratified_split(y, options.test_fraction, options.split_seed)
+            X, y, X_te, y_te = X[tr], y[tr], X[te], y[te]
+        hit = {"X_train": X, "y_train": y, "X_test": X_te, "y_test": y_te}
+        cache.save("csv", key, hit)
+    k = int(max(hit["y_train"].max(), hit["y_test"].max())) + 1
+    return Dataset(
+        f"{FORMAT.name}:{path}",
+        hit["X_train"],
+        hit["y_train"],
+        hit["X_test"],
+        hit["y_test"],
+        tuple(str(i) for i in range(k)),
+        str(path),
+    )
+
+
+FORMAT = DatasetFormat(
+    name="csv",
+    usage="csv:PATH (Kaggle layout: label,pixel0,...)",
+    read=_read,
+    prefix=True,
+)
