@@ -6,11 +6,16 @@ scikit-learn depends on SciPy, so ``scipy.stats`` is always available here.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
-def mean_ci(values, confidence: float = 0.95, bounds: tuple[float, float] | None = None) -> dict:
+def mean_ci(
+    values: Iterable[float], confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> dict[str, Any]:
     """Mean, sample standard deviation and the Student-t confidence interval of the mean.
 
     With ``n`` values, the interval is ``mean ± t_{(1+c)/2, n-1} · s / sqrt(n)``.
@@ -34,7 +39,7 @@ def mean_ci(values, confidence: float = 0.95, bounds: tuple[float, float] | None
     return {"n": n, "mean": mean, "std": std, "ci_low": lo, "ci_high": hi}
 
 
-def mcnemar_exact(correct_a, correct_b) -> dict:
+def mcnemar_exact(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict[str, Any]:
     """McNemar's exact test of two classifiers on the same test examples.
 
     Only the discordant pairs matter: ``b`` = examples A gets right and B gets
@@ -54,7 +59,9 @@ def mcnemar_exact(correct_a, correct_b) -> dict:
     return {"a_only": b, "b_only": c, "p_value": p}
 
 
-def bootstrap_accuracy_ci(correct, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
+def bootstrap_accuracy_ci(
+    correct: npt.ArrayLike, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> dict[str, Any]:
     """Percentile bootstrap interval of the accuracy of one run (resampling test examples)."""
     hits = np.asarray(correct, dtype=np.float64)
     n = len(hits)
@@ -70,7 +77,7 @@ def bootstrap_accuracy_ci(correct, confidence: float = 0.95, n_boot: int = 2000,
     return {"accuracy": float(hits.mean()), "ci_low": float(lo), "ci_high": float(hi), "n_boot": n_boot}
 
 
-def holm_adjust(p_values) -> list[float]:
+def holm_adjust(p_values: Iterable[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (family-wise error control over many pairwise tests).
 
     Sorted ascending, the i-th smallest (0-based) of m p-values becomes
@@ -82,4 +89,4 @@ def holm_adjust(p_values) -> list[float]:
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     out = np.empty(m)
     out[order] = adjusted
-    return out.tolist()
+    return [float(v) for v in out]

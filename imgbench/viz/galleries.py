@@ -92,7 +92,7 @@ def plot_examples_per_class(
     )
     for c in range(k):
         idx = np.flatnonzero(y == c)
-        chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+        chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else idx
         for j, ax in enumerate(axes[c]):
             ax.set_xticks([])
             ax.set_yticks([])

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...errors import ImgbenchError
+from ..base import EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
 from .layout import nchw_to_nhwc, nhwc_to_nchw
 from .model import build_keras_model, get_numpy_state, keras, keras_name, set_numpy_state
 
+# One constructor per name in engines.base.OPTIMIZERS: the Keras twins of the other engines'.
+_OPTIMIZERS = {
+    "sgd": lambda o: keras.optimizers.SGD(learning_rate=o.lr, momentum=o.momentum, nesterov=o.nesterov),
+    "adam": lambda o: keras.optimizers.Adam(learning_rate=o.lr, epsilon=1e-8),
+    "adamw": lambda o: keras.optimizers.AdamW(learning_rate=o.lr, weight_decay=o.weight_decay, epsilon=1e-8),
+}
 
-def make_optimizer(name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False):
-    """The Keras twin of the other engines' optimiser of the same name."""
+
+def make_optimizer(options: EngineOptions) -> Any:
+    """The Keras optimiser ``options.optimizer``; L2 weight decay (sgd, adam) is refused, see below."""
+    name, weight_decay = options.optimizer, options.weight_decay
     if weight_decay and name in ("sgd", "adam"):
         # Keras's weight_decay is decoupled; PyTorch-style L2 on every parameter would need a custom
         # train step per backend.  Refuse rather than silently train something different.
@@ -22,17 +34,11 @@ def make_optimizer(name: str, lr: float, weight_decay: float = 0.0, momentum: fl
             f"the keras engine supports weight decay only with --optimizer adamw "
             f"(decoupled); '{name}' with --weight-decay would differ from the other engines"
         )
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=momentum, nesterov=nesterov)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay, epsilon=1e-8)
-    raise ImgbenchError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+    return pick_optimizer(_OPTIMIZERS, name)(options)
 
 
 class KerasEngine:
-    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``.
+    """The Keras 3 engine behind :class:`~imgbench.engines.base.Engine` (training options only; no device choice).
 
     Inputs arrive NCHW like every engine's; they are converted to NHWC here and
     feature maps are converted back, so callers never see Keras's layout.
@@ -40,26 +46,15 @@ class KerasEngine:
 
     name = "keras"
 
-    def __init__(
-        self,
-        spec: dict,
-        *,
-        seed: int = 0,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        label_smoothing: float = 0.0,
-        **_ignored,
-    ):
+    def __init__(self, spec: dict, options: EngineOptions | None = None, **overrides: Any):
+        options = engine_options(options, overrides)
         self.spec = spec
         self.num_classes = spec["num_classes"]
-        self.model = build_keras_model(spec, seed)
-        self.optimizer = make_optimizer(optimizer, lr, weight_decay, momentum, nesterov)
+        self.model = build_keras_model(spec, options.seed)
+        self.optimizer = make_optimizer(options)
         self.model.compile(
             optimizer=self.optimizer,
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=options.label_smoothing),
             metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
         )
         self.device = keras.backend.backend()
@@ -79,7 +74,7 @@ class KerasEngine:
     def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits in inference mode (dropout off, BatchNorm moving statistics)."""
         if len(X) == 0:
-            return np.zeros((0, self.num_classes), np.float32)
+            return zero_logits(self.num_classes)
         return np.concatenate(
             [
                 np.asarray(self.model.predict_on_batch(self._x(X[i : i + batch_size])))
@@ -119,8 +114,8 @@ class KerasEngine:
     def state_dict(self) -> dict[str, np.ndarray]:
         return get_numpy_state(self.model, self.spec)
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        set_numpy_state(self.model, self.spec, state)
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        set_numpy_state(self.model, self.spec, dict(state))
 
     def reseed(self, seed: int, epoch: int) -> None:
         """Reseed Keras's generators (dropout) from (seed, epoch)."""
@@ -148,19 +143,20 @@ class KerasEngine:
             raise
 
     def load(self, path) -> None:
-        try:
+        """Load ``.weights.h5`` written by :meth:`save`."""
+        with reading_weights(path, "Keras weights for this model"), warnings.catch_warnings():
+            # The file also holds the optimiser's variables, which Keras skips with a warning when the
+            # optimiser is not built yet.  imgbench restores them from optimizer.npz (load_checkpoint),
+            # so the warning would be false.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             self.model.load_weights(str(path))
-        except (ValueError, OSError) as exc:
-            raise ImgbenchError(
-                f"{path}: cannot load Keras weights for this model ({str(exc).splitlines()[0]})"
-            ) from None
 
     def save_checkpoint(self, path) -> None:
         """Weights (``.weights.h5``) plus the optimiser's variables beside them (``optimizer.npz``)."""
         from ...fileio import atomic_write
 
         self.save(path)
-        arrays = {f"v{i:04d}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)}
+        arrays: dict[str, Any] = {f"v{i:04d}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)}
         with atomic_write(Path(path).with_name("optimizer.npz"), "wb") as fh:
             np.savez(fh, **arrays)
 
@@ -168,9 +164,17 @@ class KerasEngine:
         self.load(path)
         if not self.optimizer.built:
             self.optimizer.build(self.model.trainable_variables)
-        with np.load(Path(path).with_name("optimizer.npz"), allow_pickle=False) as z:
+        state = Path(path).with_name("optimizer.npz")
+        with reading_weights(state, "Keras optimiser state"), np.load(state, allow_pickle=False) as z:
             values = [z[k] for k in sorted(z.files)]
         if len(values) != len(self.optimizer.variables):
             raise ImgbenchError(f"{path}: optimiser state does not fit this model")
         for var, value in zip(self.optimizer.variables, values, strict=True):
             var.assign(value)
+
+
+if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
+    from ..base import Engine
+
+    def _conforms(engine: KerasEngine) -> Engine:
+        return engine

@@ -2,53 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+from ..base import EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
 from . import dataparallel
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
-from .optim import SGD, Adam, AdamW
+from .optim import SGD, Adam, AdamW, Optimizer
+
+# One constructor per name in engines.base.OPTIMIZERS; the update rules follow torch.optim's.
+_OPTIMIZERS = {
+    "sgd": lambda params, o: SGD(params, o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay),
+    "adam": lambda params, o: Adam(params, o.lr, weight_decay=o.weight_decay),
+    "adamw": lambda params, o: AdamW(params, o.lr, weight_decay=o.weight_decay),
+}
 
 
-def make_optimizer(
-    name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False
-):
-    """``sgd`` (momentum, optional Nesterov), ``adam`` or ``adamw`` over ``params``."""
-    if name == "sgd":
-        return SGD(params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
-    if name == "adam":
-        return Adam(params, lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return AdamW(params, lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+def make_optimizer(params: list, options: EngineOptions) -> Optimizer:
+    """The optimiser ``options.optimizer`` over ``(name, parameter, gradient)`` triples."""
+    return pick_optimizer(_OPTIMIZERS, options.optimizer)(params, options)
 
 
 class NumpyEngine:
-    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``."""
+    """The from-scratch engine behind :class:`~imgbench.engines.base.Engine`.
+
+    ``half_batches`` (its own option): train on both halves of each batch at once, one core each;
+    ``None`` turns it on when that is exact for the model and there are cores to use.
+    """
 
     name = "numpy"
 
     def __init__(
-        self,
-        spec: dict,
-        *,
-        seed: int = 0,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        label_smoothing: float = 0.0,
-        half_batches: bool | None = None,
+        self, spec: dict, options: EngineOptions | None = None, *, half_batches: bool | None = None, **overrides: Any
     ):
-        self.model = NumpyModel(spec, seed=seed)
+        options = engine_options(options, overrides)
+        self.model = NumpyModel(spec, seed=options.seed)
         self.spec = self.model.spec
-        self.loss = SoftmaxCrossEntropy(label_smoothing)
-        self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr, weight_decay, momentum, nesterov)
-        # half_batches=None: on when it is exact for this model and there are cores to use.
+        self.loss = SoftmaxCrossEntropy(options.label_smoothing)
+        self.optimizer = make_optimizer(self.model.parameters(), options)
         if half_batches is None:
             half_batches = dataparallel.supports(self.spec) and dataparallel.worthwhile()
-        self.half_step = dataparallel.HalfBatchStep(self.model, label_smoothing) if half_batches else None
+        self.half_step = dataparallel.HalfBatchStep(self.model, options.label_smoothing) if half_batches else None
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.lr = float(lr)
@@ -68,12 +65,10 @@ class NumpyEngine:
 
     def predict_logits(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits in evaluation mode (dropout off, BatchNorm running statistics)."""
-        return (
-            np.concatenate(
-                [self.model.forward(X[i : i + batch_size], training=False) for i in range(0, len(X), batch_size)]
-            )
-            if len(X)
-            else np.zeros((0, self.spec["num_classes"]))
+        if len(X) == 0:
+            return zero_logits(self.spec["num_classes"])
+        return np.concatenate(
+            [self.model.forward(X[i : i + batch_size], training=False) for i in range(0, len(X), batch_size)]
         )
 
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
@@ -94,8 +89,8 @@ class NumpyEngine:
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.model.load_state_dict(state)
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        self.model.load_state_dict(dict(state))
 
     def save(self, path) -> None:
         """Weights and spec in one ``.npz`` (no pickle)."""
@@ -103,7 +98,8 @@ class NumpyEngine:
 
     def load(self, path) -> None:
         """Load weights written by :meth:`save`; the file's spec must match this model."""
-        loaded = NumpyModel.load(path)
+        with reading_weights(path, "NumPy weights"):
+            loaded = NumpyModel.load(path)
         self.model.load_state_dict(loaded.state_dict())
 
     def reseed(self, seed: int, epoch: int) -> None:
@@ -118,13 +114,20 @@ class NumpyEngine:
         """Weights and optimiser state in one ``.npz``, atomically (for ``--resume``)."""
         from ...fileio import atomic_write
 
-        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        arrays: dict[str, Any] = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         arrays.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
         with atomic_write(path, "wb") as fh:
             np.savez(fh, **arrays)
 
     def load_checkpoint(self, path) -> None:
         """Restore what :meth:`save_checkpoint` wrote."""
-        with np.load(path, allow_pickle=False) as z:
+        with reading_weights(path, "a NumPy checkpoint"), np.load(path, allow_pickle=False) as z:
             self.model.load_state_dict({k[6:]: z[k] for k in z.files if k.startswith("model/")})
             self.optimizer.load_state_dict({k[6:]: z[k] for k in z.files if k.startswith("optim/")})
+
+
+if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
+    from ..base import Engine
+
+    def _conforms(engine: NumpyEngine) -> Engine:
+        return engine

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 from torch import nn
 
 from ...errors import ImgbenchError
 from ...specs import layer_types
+from ..base import DEVICES, PRECISIONS, EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
 from .model import build_torch_model, load_numpy_state, numpy_state
 
 
@@ -23,35 +27,37 @@ def pick_device(device: str = "auto") -> torch.device:
         raise ImgbenchError("--device cuda: no CUDA device is available to PyTorch here")
     if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ImgbenchError("--device mps: Apple's MPS backend is not available here")
-    if device not in ("cpu", "cuda", "mps"):
-        raise ImgbenchError(f"unknown device '{device}': expected auto, cpu, cuda or mps")
+    if device not in DEVICES:
+        raise ImgbenchError(f"unknown device '{device}': expected {', '.join(DEVICES)}")
     return torch.device(device)
 
 
-def make_optimizer(
-    name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False
-) -> torch.optim.Optimizer:
-    """The torch.optim twin of the NumPy engine's optimiser of the same name."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ImgbenchError(f"unknown optimizer '{name}': expected sgd, adam or adamw")
+# One constructor per name in engines.base.OPTIMIZERS: the torch.optim twins of the NumPy engine's.
+_OPTIMIZERS = {
+    "sgd": lambda params, o: torch.optim.SGD(
+        params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+    ),
+    "adam": lambda params, o: torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay),
+    "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
+}
 
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+def make_optimizer(params: Any, options: EngineOptions) -> torch.optim.Optimizer:
+    """The torch.optim optimiser ``options.optimizer`` over ``params``."""
+    return pick_optimizer(_OPTIMIZERS, options.optimizer)(params, options)
+
+
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class TorchEngine:
-    """Adapter: ``fit_batch`` / ``predict_logits`` / ``activations`` / ``state_dict`` / ``load`` / ``param_count``.
+    """The PyTorch engine behind :class:`~imgbench.engines.base.Engine`; it honours every engine option.
 
     Convolutional models run channels-last (NHWC) on the CPU and on CUDA:
     oneDNN's and cuDNN's convolutions are faster in that layout (resnet-small
     trains 1.36x faster on 2 CPU cores; ``benchmarks/torch_cpu.py``), and it
     is the same fp32 arithmetic up to the order of sums.  ``channels_last=False``
-    keeps NCHW (for benchmarks).  ``precision`` is ``fp32``, ``bf16`` or
+    keeps NCHW (for benchmarks; the engine's own option).  ``precision`` is ``fp32``, ``bf16`` or
     ``fp16`` autocast; ``auto`` means bf16 on CUDA and fp32 elsewhere, so CPU
     runs stay comparable with the NumPy engine unless bf16 is asked for.
     ``deterministic`` asks PyTorch for deterministic kernels; ``threads``
@@ -61,25 +67,13 @@ class TorchEngine:
     name = "torch"
 
     def __init__(
-        self,
-        spec: dict,
-        *,
-        seed: int = 0,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        label_smoothing: float = 0.0,
-        device: str = "auto",
-        threads: int | None = None,
-        deterministic: bool = False,
-        precision: str = "auto",
-        channels_last: bool | None = None,
+        self, spec: dict, options: EngineOptions | None = None, *, channels_last: bool | None = None, **overrides: Any
     ):
-        if threads:
-            torch.set_num_threads(int(threads))
-        if deterministic:
+        options = engine_options(options, overrides)
+        seed, precision, device = options.seed, options.precision, options.device
+        if options.threads:
+            torch.set_num_threads(int(options.threads))
+        if options.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         self.device = pick_device(device)
@@ -89,17 +83,18 @@ class TorchEngine:
             channels_last = self.device.type in ("cpu", "cuda")
         self.channels_last = bool(channels_last) and "conv2d" in layer_types(spec)
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # memory_format is a documented keyword of Module.to that torch's overload stubs leave out.
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" else "fp32"
-        if precision not in PRECISIONS:
-            raise ImgbenchError(f"unknown precision '{precision}': expected auto, {', '.join(PRECISIONS)}")
+        if precision not in AMP_DTYPES:
+            raise ImgbenchError(f"unknown precision '{precision}': expected {', '.join(PRECISIONS)}")
         if precision == "fp16" and self.device.type == "cpu":
             raise ImgbenchError("--precision fp16 needs a GPU; on the CPU use bf16 (or fp32)")
-        self.amp_dtype = PRECISIONS[precision]
+        self.amp_dtype = AMP_DTYPES[precision]
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
-        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr, weight_decay, momentum, nesterov)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+        self.optimizer = make_optimizer(self.model.parameters(), options)
 
     def _to_device(self, X: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, non_blocking=True)
@@ -137,7 +132,7 @@ class TorchEngine:
         for i in range(0, len(X), batch_size):
             with self._autocast():
                 out.append(self.model(self._to_device(X[i : i + batch_size])).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.spec["num_classes"]), np.float32)
+        return np.concatenate(out) if out else zero_logits(self.spec["num_classes"])
 
     @torch.no_grad()
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
@@ -159,6 +154,7 @@ class TorchEngine:
         idx = torch.as_tensor(np.asarray(classes), device=logits.device)
         logits.gather(1, idx[:, None]).sum().backward()
         self.model.zero_grad(set_to_none=True)
+        assert x.grad is not None  # x requires grad and the logits depend on it
         return x.grad.float().contiguous().cpu().numpy()
 
     def param_count(self) -> int:
@@ -167,8 +163,8 @@ class TorchEngine:
     def state_dict(self) -> dict[str, np.ndarray]:
         return numpy_state(self.model)
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        load_numpy_state(self.model, state)
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        load_numpy_state(self.model, dict(state))
 
     def save(self, path) -> None:
         """The model's ``state_dict`` as ``.pt`` (tensors only), written atomically."""
@@ -190,16 +186,20 @@ class TorchEngine:
 
     def load_checkpoint(self, path) -> None:
         """Restore what :meth:`save_checkpoint` wrote (``weights_only=True``)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        with reading_weights(path, "a PyTorch checkpoint for this model"):
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
 
     def load(self, path) -> None:
         """Load a ``.pt`` state_dict safely (``weights_only=True``: tensors, never arbitrary objects)."""
-        try:
+        with reading_weights(path, "PyTorch weights for this model"):
             state = torch.load(path, map_location=self.device, weights_only=True)
             self.model.load_state_dict(state, strict=True)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise ImgbenchError(
-                f"{path}: cannot load PyTorch weights for this model ({str(exc).splitlines()[0]})"
-            ) from None
+
+
+if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
+    from ..base import Engine
+
+    def _conforms(engine: TorchEngine) -> Engine:
+        return engine
