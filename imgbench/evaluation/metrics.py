@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
+
+from .. import mathops
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise probabilities, computed stably in float64."""
-    z = logits.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+class Predictor(Protocol):
+    """Anything with an engine's ``predict_logits`` (evaluation never needs more of an engine)."""
+
+    def predict_logits(self, X: npt.NDArray[Any], batch_size: int = 256) -> npt.NDArray[Any]: ...
 
 
-def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, top_k=(3, 5)) -> dict:
+def softmax(logits: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Row-wise probabilities of (N, K) logits, computed stably in float64."""
+    return mathops.softmax(logits.astype(np.float64), axis=1)
+
+
+def classification_metrics(
+    y_true: npt.NDArray[Any], logits: npt.NDArray[Any], class_names: Sequence[str], top_k: Sequence[int] = (3, 5)
+) -> dict[str, Any]:
     """Accuracy, top-k, per-class precision/recall/F1 with macro and weighted averages,
     confusion matrix (rows: true class, columns: predicted) and log loss."""
     from sklearn.metrics import (
@@ -31,7 +41,7 @@ def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, 
     probs = softmax(logits)
     y_pred = probs.argmax(axis=1)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    out = {
+    out: dict[str, Any] = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "num_examples": int(len(y_true)),
         "log_loss": float(log_loss(y_true, np.clip(probs, 1e-15, 1.0), labels=labels)),
@@ -52,8 +62,8 @@ def classification_metrics(y_true: np.ndarray, logits: np.ndarray, class_names, 
 
 
 def inference_speed(
-    engine, X: np.ndarray, batch_size: int = 256, max_images: int = 2048, latency_repeats: int = 20
-) -> dict:
+    engine: Predictor, X: npt.NDArray[Any], batch_size: int = 256, max_images: int = 2048, latency_repeats: int = 20
+) -> dict[str, Any]:
     """Throughput (images/s at ``batch_size``) and median single-image latency (ms)."""
     X = X[:max_images]
     engine.predict_logits(X[:batch_size], batch_size)  # warm-up: first calls allocate

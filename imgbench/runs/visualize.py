@@ -15,28 +15,15 @@ from ..data import Normalizer, load_dataset
 from ..data.images import image_to_input
 from ..errors import ImgbenchError
 from ..evaluation import softmax
-from ..training.loop import split_for_training
-from .runner import open_run
+from ..specs import LAYERS, types_with
+from .runner import open_run, split_images
 
-MAP_LAYERS = ("conv2d", "maxpool2d", "avgpool2d", "residual")
+MAP_LAYERS = types_with("has_feature_maps")  # the layer types whose outputs are drawn as feature maps
 
 
 def first_conv(spec: dict) -> str | None:
     """Name of the model's first convolution, if it has one."""
-    return next((l["name"] for l in spec["layers"] if l["type"] == "conv2d"), None)
-
-
-def _split(settings, split: str):
-    """``(X, y)`` of the run's test or validation split, uint8."""
-    ds = load_dataset(settings.dataset, settings.root, image_size=settings.image_size)
-    if split == "test":
-        return ds, ds.X_test, ds.y_test
-    if split == "val":
-        _, _, X, y = split_for_training(ds, settings.train)
-        if len(y) == 0:
-            raise ImgbenchError("this run was trained with --val-split 0: there is no validation split")
-        return ds, X, y
-    raise ImgbenchError(f"unknown split '{split}': expected test or val")
+    return next((l["name"] for l in spec["layers"] if LAYERS[l["type"]].convolutional), None)
 
 
 def _pick(X: np.ndarray, index: int, split: str) -> np.ndarray:
@@ -46,25 +33,27 @@ def _pick(X: np.ndarray, index: int, split: str) -> np.ndarray:
 
 
 def visualize_run(
-    run_dir, out, *, image=None, index: int | None = None, split: str = "test", weights: str = "best"
+    run_dir, out=None, *, image=None, index: int | None = None, split: str = "test", weights: str = "best"
 ) -> list[Path]:
     """Filters of the first conv layer, feature maps of every conv/pool layer, class probabilities and
-    saliency for one image (a file, preprocessed as ``predict`` does, or ``index`` of a split)."""
+    saliency for one image (a file, preprocessed as ``predict`` does, or ``index`` of a split).
+
+    The figures go to ``out``, by default ``RUN_DIR/plots/visualize``."""
     from ..viz.inside import plot_feature_maps, plot_filters, plot_probabilities, plot_saliency
 
     settings, engine, pre = open_run(run_dir, weights)
     names, shape = pre["class_names"], tuple(pre["image_shape"])
     if (image is None) == (index is None):
         raise ImgbenchError("give an image file or --index N (one of them)")
-    if image is not None:
-        raw = image_to_input(image, shape, pre.get("style", "fit"), pre.get("dark_background", False))
-        source = Path(image).name
-    else:
-        _, X, y = _split(settings, split)
+    if index is not None:
+        _, X, y = split_images(run_dir, settings, split)
         raw = _pick(X, index, split)
         source = f"{split} image {index} (true class {names[int(y[index])]})"
+    else:
+        raw = image_to_input(image, shape, pre.get("style", "fit"), pre.get("dark_background", False))
+        source = Path(image).name
     x = Normalizer.from_dict(pre)(raw[None])
-    out = Path(out)
+    out = Path(out or Path(run_dir) / "plots" / "visualize")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     layers = engine.spec["layers"]
@@ -138,14 +127,14 @@ def walkthrough(
         raise ImgbenchError(f"--stride must be at least 1 and --padding at least 0, found {stride} and {padding}")
     if (image is None) == (dataset is None):
         raise ImgbenchError("give an image file or --dataset NAME (one of them)")
-    if image is not None:
-        grey = load_grey(image).astype(np.float64)  # large photos are shrunk: the figure shows pixels
-        source = Path(image).name
-    else:
+    if dataset is not None:
         ds = load_dataset(dataset, root)
         raw = _pick(ds.X_test, index, "test").astype(np.float64)
         grey = raw.mean(axis=0)  # colour images: the luminance-like channel mean
         source = f"{ds.name} test image {index}"
+    else:
+        grey = load_grey(image).astype(np.float64)  # large photos are shrunk: the figure shows pixels
+        source = Path(image).name
     k, name = resolve_kernel(kernel)
     if k.shape[0] > min(grey.shape) + 2 * padding:
         raise ImgbenchError(f"kernel {k.shape[0]}x{k.shape[0]} is larger than the padded image {grey.shape}")
@@ -156,15 +145,19 @@ def walkthrough(
     return path
 
 
-def gallery(run_dir, out, *, split: str = "test", weights: str = "best", count: int = 24, seed: int = 0) -> list[Path]:
-    """Sample predictions (green right, red wrong), the most confident mistakes, and examples per class."""
+def gallery(
+    run_dir, out=None, *, split: str = "test", weights: str = "best", count: int = 24, seed: int = 0
+) -> list[Path]:
+    """Sample predictions (green right, red wrong), the most confident mistakes, and examples per class.
+
+    The figures go to ``out``, by default ``RUN_DIR/plots``."""
     from ..viz.galleries import confident_mistakes, plot_examples_per_class, plot_mistakes, plot_predictions
 
     settings, engine, pre = open_run(run_dir, weights)
     names = pre["class_names"]
-    ds, X, y = _split(settings, split)
+    ds, X, y = split_images(run_dir, settings, split)
     probs = softmax(engine.predict_logits(Normalizer.from_dict(pre)(X)))
-    out = Path(out)
+    out = Path(out or Path(run_dir) / "plots")
     out.mkdir(parents=True, exist_ok=True)
     label = f"{engine.spec['name']} / {engine.name}"
     rng = np.random.default_rng(seed)
@@ -191,16 +184,16 @@ def gallery(run_dir, out, *, split: str = "test", weights: str = "best", count: 
 def penultimate_layer(spec: dict) -> str:
     """The layer whose output feeds the classifier (the last dense layer's input)."""
     layers = spec["layers"]
-    last_dense = max(i for i, l in enumerate(layers) if l["type"] == "dense")
+    last_dense = max(i for i, l in enumerate(layers) if LAYERS[l["type"]].classifier)
     for l in reversed(layers[:last_dense]):
-        if l["type"] != "dropout":  # dropout is the identity at inference
+        if not LAYERS[l["type"]].identity_at_inference:  # dropout: the same output as its input
             return l["name"]
     raise ImgbenchError(f"model '{spec['name']}' has no layer before its classifier")
 
 
 def embedding(
     run_dir,
-    out,
+    out=None,
     *,
     methods=("pca", "tsne"),
     split: str = "test",
@@ -208,7 +201,9 @@ def embedding(
     weights: str = "best",
     seed: int = 0,
 ) -> list[Path]:
-    """2-D PCA and t-SNE of the penultimate layer's activations on a class-stratified test subset."""
+    """2-D PCA and t-SNE of the penultimate layer's activations on a class-stratified test subset.
+
+    The figures go to ``out``, by default ``RUN_DIR/plots``."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -216,13 +211,13 @@ def embedding(
     from ..viz.inside import plot_embedding
 
     settings, engine, pre = open_run(run_dir, weights)
-    _, X, y = _split(settings, split)
+    _, X, y = split_images(run_dir, settings, split)
     if samples < len(y):
         _, idx = stratified_split(y, samples / len(y), seed)
         X, y = X[idx], y[idx]
     layer = penultimate_layer(engine.spec)
     feats = engine.activations(Normalizer.from_dict(pre)(X), [layer])[layer].reshape(len(X), -1)
-    out = Path(out)
+    out = Path(out or Path(run_dir) / "plots")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     label = f"{engine.spec['name']} / {engine.name}"

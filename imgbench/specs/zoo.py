@@ -9,81 +9,65 @@ lands within 3% of the named count on whatever input they are given.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .spec import SpecError, load_spec_file, param_count, resolve
+from .keys import SpecError
+from .layers import LayerSpec
+from .spec import Spec, load_spec_file, param_count, resolve
+
+ZooModel = Callable[[list[int], int], list[LayerSpec]]
 
 
-def _dense(units, init="he_uniform"):
+def _dense(units: int, init: str = "he_uniform") -> LayerSpec:
     return {"type": "dense", "units": units, "init": init}
 
 
-def _logits():
+def _logits() -> LayerSpec:
     # Glorot for the classifier: its output feeds softmax, not a ReLU.
     return {"type": "dense", "units": "num_classes", "init": "glorot_uniform"}
 
 
-def _conv(filters, k, **kw):
+def _conv(filters: int, k: int, **kw: Any) -> LayerSpec:
     return {"type": "conv2d", "filters": filters, "kernel_size": k, **kw}
 
 
-RELU = {"type": "relu"}
-FLAT = {"type": "flatten"}
+RELU: LayerSpec = {"type": "relu"}
+FLAT: LayerSpec = {"type": "flatten"}
 
 
-def mlp(input_shape, num_classes):
+def mlp(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """784-256-128-10 style fully-connected network (hidden widths fixed, input adapts)."""
     return [FLAT, _dense(256), RELU, _dense(128), RELU, _logits()]
 
 
-def mlp_small(input_shape, num_classes):
+def mlp_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """One hidden layer of 128 units."""
     return [FLAT, _dense(128), RELU, _logits()]
 
 
-def cnn_small(input_shape, num_classes):
+def _stage(filters: int, k: int, act: LayerSpec = RELU, pool: str = "maxpool2d", **conv: Any) -> list[LayerSpec]:
+    """Convolution, activation, 2x2 pooling: the repeating unit of the small CNNs."""
+    return [_conv(filters, k, **conv), act, {"type": pool, "size": 2}]
+
+
+def cnn_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """conv 16@5x5, max-pool 2, conv 32@5x5, max-pool 2, dense 64, dense 10 (46,730 parameters on MNIST)."""
-    return [
-        _conv(16, 5),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        _conv(32, 5),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        FLAT,
-        _dense(64),
-        RELU,
-        _logits(),
-    ]
+    return [*_stage(16, 5), *_stage(32, 5), FLAT, _dense(64), RELU, _logits()]
 
 
-def cnn_tiny(input_shape, num_classes):
+def cnn_tiny(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """cnn-small's shape with 3x3 'same' convolutions, so it fits images as small as 8x8 (digits)."""
-    return [
-        _conv(16, 3, padding="same"),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        _conv(32, 3, padding="same"),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        FLAT,
-        _dense(64),
-        RELU,
-        _logits(),
-    ]
+    return [*_stage(16, 3, padding="same"), *_stage(32, 3, padding="same"), FLAT, _dense(64), RELU, _logits()]
 
 
-def lenet5(input_shape, num_classes):
+def lenet5(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """LeNet-5 (LeCun et al. 1998) with tanh and average pooling; 28x28 inputs are padded to 32x32."""
     pad = 2 if input_shape[1] == 28 else 0
     tanh = {"type": "tanh"}
     return [
-        _conv(6, 5, padding=pad, init="glorot_uniform"),
-        tanh,
-        {"type": "avgpool2d", "size": 2},
-        _conv(16, 5, init="glorot_uniform"),
-        tanh,
-        {"type": "avgpool2d", "size": 2},
+        *_stage(6, 5, tanh, "avgpool2d", padding=pad, init="glorot_uniform"),
+        *_stage(16, 5, tanh, "avgpool2d", init="glorot_uniform"),
         FLAT,
         _dense(120, "glorot_uniform"),
         tanh,
@@ -93,45 +77,24 @@ def lenet5(input_shape, num_classes):
     ]
 
 
-def keras_convnet(input_shape, num_classes):
+def keras_convnet(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """The Keras 'simple MNIST convnet' example: conv 32, pool, conv 64, pool, dropout 0.5, dense."""
-    return [
-        _conv(32, 3),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        _conv(64, 3),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        FLAT,
-        {"type": "dropout", "rate": 0.5},
-        _logits(),
-    ]
+    return [*_stage(32, 3), *_stage(64, 3), FLAT, {"type": "dropout", "rate": 0.5}, _logits()]
 
 
-def _ann(width):
+def _ann(width: int) -> list[LayerSpec]:
     return [FLAT, _dense(width), RELU, _dense(width), RELU, _logits()]
 
 
-def _cnn(width):
-    return [
-        _conv(32, 3),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        _conv(64, 3),
-        RELU,
-        {"type": "maxpool2d", "size": 2},
-        FLAT,
-        _dense(width),
-        RELU,
-        _logits(),
-    ]
+def _cnn(width: int) -> list[LayerSpec]:
+    return [*_stage(32, 3), *_stage(64, 3), FLAT, _dense(width), RELU, _logits()]
 
 
-def _matched(family: Callable[[int], list], target: int, name: str):
+def _matched(family: Callable[[int], list[LayerSpec]], target: int, name: str) -> ZooModel:
     """Pick the hidden width whose parameter count is closest to ``target`` (within 3%)."""
 
-    def build(input_shape, num_classes):
-        best = None
+    def build(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
+        best: tuple[int, int] | None = None
         for width in range(1, 2049):
             spec = {"input_shape": input_shape, "num_classes": num_classes, "layers": family(width)}
             n = param_count(spec)
@@ -139,6 +102,7 @@ def _matched(family: Callable[[int], list], target: int, name: str):
                 best = (n, width)
             if n > target:
                 break
+        assert best is not None  # the loop ran at least once
         n, width = best
         if abs(n - target) > 0.03 * target:
             raise SpecError(
@@ -153,7 +117,7 @@ def _matched(family: Callable[[int], list], target: int, name: str):
     return build
 
 
-def _vgg_block(filters):
+def _vgg_block(filters: int) -> list[LayerSpec]:
     return [
         _conv(filters, 3, padding="same", bias=False),
         {"type": "batchnorm"},
@@ -165,12 +129,12 @@ def _vgg_block(filters):
     ]
 
 
-def vgg_small(input_shape, num_classes):
+def vgg_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """VGG-style: three blocks of two 3x3 conv + BatchNorm + ReLU (32, 64, 128 filters), dropout, dense."""
     return [*_vgg_block(32), *_vgg_block(64), *_vgg_block(128), FLAT, {"type": "dropout", "rate": 0.3}, _logits()]
 
 
-def _basic_block(filters, stride, in_filters):
+def _basic_block(filters: int, stride: int, in_filters: int) -> list[LayerSpec]:
     main = [
         _conv(filters, 3, stride=stride, padding="same" if stride == 1 else 1, bias=False),
         {"type": "batchnorm"},
@@ -178,13 +142,13 @@ def _basic_block(filters, stride, in_filters):
         _conv(filters, 3, padding="same", bias=False),
         {"type": "batchnorm"},
     ]
-    shortcut = []
+    shortcut: list[LayerSpec] = []
     if stride != 1 or filters != in_filters:
         shortcut = [_conv(filters, 1, stride=stride, bias=False), {"type": "batchnorm"}]
     return [{"type": "residual", "layers": main, "shortcut": shortcut}, RELU]
 
 
-def resnet_small(input_shape, num_classes):
+def resnet_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     """ResNet-14 for 32x32 images: 3 stages (16, 32, 64 filters) of two basic blocks, global average pool."""
     layers = [_conv(16, 3, padding="same", bias=False), {"type": "batchnorm"}, RELU]
     in_f = 16
@@ -194,7 +158,7 @@ def resnet_small(input_shape, num_classes):
     return layers + [{"type": "globalavgpool2d"}, _logits()]
 
 
-ZOO: dict[str, Callable] = {
+ZOO: dict[str, ZooModel] = {
     "mlp": mlp,
     "mlp-small": mlp_small,
     "cnn-small": cnn_small,
@@ -210,23 +174,24 @@ ZOO: dict[str, Callable] = {
 }
 
 
-def build_spec(model: str, input_shape, num_classes: int) -> dict:
+def build_spec(model: str, input_shape: Sequence[int], num_classes: int) -> Spec:
     """Resolved spec for a zoo name or a path to a YAML/JSON spec file."""
-    input_shape = [int(d) for d in input_shape]
+    shape = [int(d) for d in input_shape]
+    spec: Spec
     if model in ZOO:
         spec = {
             "name": model,
-            "input_shape": input_shape,
+            "input_shape": shape,
             "num_classes": num_classes,
-            "layers": ZOO[model](input_shape, num_classes),
+            "layers": ZOO[model](shape, num_classes),
         }
     elif os.path.exists(model) or model.endswith((".yaml", ".yml", ".json")):
         spec = load_spec_file(model)
         spec.setdefault("name", os.path.splitext(os.path.basename(model))[0])
-        spec.setdefault("input_shape", input_shape)
+        spec.setdefault("input_shape", shape)
         spec.setdefault("num_classes", num_classes)
-        if [int(d) for d in spec["input_shape"]] != input_shape:
-            raise SpecError(f"{model}: spec expects input {spec['input_shape']} but the data is {input_shape}")
+        if [int(d) for d in spec["input_shape"]] != shape:
+            raise SpecError(f"{model}: spec expects input {spec['input_shape']} but the data is {shape}")
     else:
         raise SpecError(f"unknown model '{model}': expected one of {', '.join(ZOO)} or a spec file path")
     return resolve(spec)

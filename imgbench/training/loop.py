@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from ..data import Augmenter, BatchIterator, Dataset, Normalizer, train_val_split
+from ..mathops import log_softmax
 from .schedules import make_schedule
 
 
@@ -59,9 +60,7 @@ def loss_and_accuracy(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean softmax cross-entropy and accuracy of ``logits`` (float64, log-sum-exp)."""
     if len(y) == 0:
         return float("nan"), float("nan")
-    z = logits.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    logp = log_softmax(logits.astype(np.float64), axis=1)
     return float(-logp[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
 
 

@@ -1,9 +1,22 @@
 import json
 
+import numpy as np
 import pytest
 import yaml
 
-from imgbench.specs import ZOO, SpecError, build_spec, layer_table, param_count, resolve
+from imgbench.specs import (
+    LAYERS,
+    ZOO,
+    SpecError,
+    build_spec,
+    is_convolutional,
+    layer_table,
+    mixes_batch,
+    output_shape,
+    param_count,
+    resolve,
+    types_with,
+)
 
 
 def test_cnn_small_has_46730_parameters_on_mnist():
@@ -89,3 +102,82 @@ def test_spec_file(tmp_path):
     assert spec["name"] == "tiny" and param_count(spec) == 650
     with pytest.raises(SpecError, match="unknown model 'nope'"):
         build_spec("nope", [1, 8, 8], 10)
+
+
+# --- the layer registry -------------------------------------------------------------------
+
+
+def _one(layer, shape=(1, 4, 4)):
+    return resolve({"input_shape": list(shape), "num_classes": 3, "layers": [layer, {"type": "flatten"}]})
+
+
+@pytest.mark.parametrize(
+    "layer,match",
+    [
+        ({"type": "conv", "filters": 2, "kernel_size": 3}, r"unknown layer type 'conv' \(did you mean 'conv2d'\?\)"),
+        (
+            {"type": "conv2d", "filters": 2, "kernel_size": 3, "strides": 2},
+            r"unknown key 'strides'.*did you mean 'stride'",
+        ),
+        ({"type": "conv2d", "filters": 2}, "conv1: a conv2d layer needs 'kernel_size'"),
+        ({"type": "conv2d", "filters": 0, "kernel_size": 3}, "filters must be a positive integer, got 0"),
+        ({"type": "conv2d", "filters": 2.0, "kernel_size": 3}, "filters must be a positive integer, got 2.0"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": True}, "kernel_size must be a positive integer, got True"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": 3, "stride": 0}, "stride must be a positive integer"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": "full"}, "padding must be 'valid', 'same' or"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": -1}, "padding must be"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": 2, "padding": "same"}, "conv1: padding 'same' needs an odd"),
+        ({"type": "conv2d", "filters": 2, "kernel_size": 3, "init": "he_unifrom"}, "did you mean 'he_uniform'"),
+        ({"type": "dropout", "rate": 1.0}, r"rate must be a number in \[0, 1\), got 1.0"),
+        ({"type": "batchnorm", "eps": "1e-5"}, "eps must be a positive number, got '1e-5'"),
+        ({"type": "maxpool2d", "size": 2, "stride": 0}, "stride must be a positive integer"),
+        ({"type": "globalavgpool2d", "name": ""}, "name must be a non-empty string"),
+    ],
+)
+def test_layer_keys_are_checked_where_they_enter(layer, match):
+    with pytest.raises(SpecError, match=match):
+        _one(layer)
+
+
+def test_every_registered_example_resolves_and_counts():
+    for kind, ldef in LAYERS.items():
+        layers = [{"type": kind, **ldef.example}]
+        shape = output_shape(layers, ldef.example_input, num_classes=2)
+        spec = resolve(
+            {
+                "input_shape": list(ldef.example_input),
+                "num_classes": int(np.prod(shape)),
+                "layers": layers + ([{"type": "flatten"}] if len(shape) > 1 else []),
+            }
+        )
+        assert spec["layers"][0]["name"].startswith(ldef.short)
+        assert (param_count(spec) > 0) == ldef.has_params or kind == "residual"
+        assert resolve(spec) == spec  # resolving twice changes nothing (runs re-resolve their stored spec)
+
+
+def test_registry_flags_replace_lists_of_types():
+    assert types_with("has_feature_maps") == {"conv2d", "maxpool2d", "avgpool2d", "residual"}
+    assert types_with("mixes_batch") == {"batchnorm", "dropout"}
+    resnet, mlp = build_spec("resnet-small", [3, 32, 32], 10), build_spec("mlp", [1, 28, 28], 10)
+    assert is_convolutional(resnet) and mixes_batch(resnet)  # nested blocks are searched too
+    assert not is_convolutional(mlp) and not mixes_batch(mlp)
+
+
+def test_layernorm_and_gelu_resolve_with_their_defaults():
+    spec = resolve(
+        {
+            "input_shape": [2, 4, 4],
+            "num_classes": 3,
+            "layers": [
+                {"type": "conv2d", "filters": 4, "kernel_size": 3},
+                {"type": "layernorm"},
+                {"type": "gelu"},
+                {"type": "flatten"},
+                {"type": "dense", "units": "num_classes"},
+            ],
+        }
+    )
+    ln, gelu = spec["layers"][1:3]
+    assert ln == {"type": "layernorm", "eps": 1e-5, "name": "ln1", "output_shape": [4, 2, 2]}
+    assert gelu["name"] == "gelu1"
+    assert [r["params"] for r in layer_table(spec)] == [76, 8, 0, 0, 51]

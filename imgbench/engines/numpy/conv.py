@@ -7,8 +7,12 @@ single large matrix product with the (F, C*k*k) weight matrix.  Columns are
 ordered (c, ki, kj) x (n, i, j): the copy reads whole runs of image rows,
 and the backward pass needs no large transpose.  col2im, the adjoint,
 scatters patch gradients back with k*k slice-additions of whole blocks (never
-``np.add.at``).  Pooling uses the same k*k strided slices.  A slow loop
-reference for tests lives in ``reference.py``.
+``np.add.at``).  Pooling uses the same k*k strided slices.
+
+The speed tricks (threaded copies and additions, the stride-1 input
+gradient, max pooling's branch-free argmax) are named kernels in
+``_kernels.py``; the slow loop references the tests compare with are in
+``reference.py``.
 """
 
 from __future__ import annotations
@@ -16,14 +20,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...specs.layers import conv_arguments, conv_out
+from . import _kernels
 from .init import initialise
-from .layers import Layer
-from .parallel import split_run
+from .layers import Builder, Layer
 
-
-def out_size(size: int, k: int, stride: int, pad: int) -> int:
-    """Output length along one axis."""
-    return (size + 2 * pad - k) // stride + 1
+__all__ = ["AvgPool2D", "Conv2D", "GlobalAvgPool2D", "MaxPool2D", "col2im", "im2col"]
 
 
 def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
@@ -41,61 +43,27 @@ def im2col(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, in
     """
     n, c, h, w = x.shape
     xp = pad_input(x, pad)
-    ho, wo = out_size(h, k, stride, pad), out_size(w, k, stride, pad)
+    ho, wo = conv_out(h, k, stride, pad), conv_out(w, k, stride, pad)
     win = sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
     # (N, C, Ho, Wo, k, k) -> (C, k, k, N, Ho, Wo): the innermost axis walks along an image row.
     win = win.transpose(1, 4, 5, 0, 2, 3)
-    cols = np.empty(win.shape, dtype=x.dtype)
-    if c > 1:
-        split_run(c, lambda a, b: np.copyto(cols[a:b], win[a:b]), cols.size)
-    else:
-        split_run(k, lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), cols.size)
+    cols = _kernels.contiguous_copy(win)  # = np.ascontiguousarray(win), on several threads
     return cols.reshape(c * k * k, n * ho * wo), ho, wo
 
 
 def col2im(dcols: np.ndarray, x_shape: tuple, k: int, stride: int, pad: int, ho: int, wo: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: sum each patch gradient back into its input position."""
+    """Adjoint of :func:`im2col`: sum each patch gradient back into its input position.
+
+    For every kernel offset (ki, kj), one slice-addition of a whole block:
+    ``dxp[c, n, ki + s*i, kj + s*j] += dcols[(c, ki, kj), (n, i, j)]`` for all c, n, i, j at once.
+    """
     n, c, h, w = x_shape
     d = dcols.reshape(c, k, k, n, ho, wo)
     # Accumulate in (C, N, H, W), the layout of each (ki, kj) block, then transpose once.
     dxp = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype)
-
-    def add_channels(a, b):
-        for i in range(k):
-            for j in range(k):
-                dxp[a:b, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += d[a:b, i, j]
-
-    split_run(c, add_channels, dcols.size)
+    _kernels.add_patches(dxp, d, stride)  # the k*k slice-additions, channel blocks on several threads
     if pad:
         dxp = dxp[:, :, pad : pad + h, pad : pad + w]
-    return np.ascontiguousarray(dxp.transpose(1, 0, 2, 3))
-
-
-def conv_input_grad_stride1(dy: np.ndarray, w: np.ndarray, x_shape: tuple, pad: int) -> np.ndarray:
-    """``dx`` of a stride-1 convolution with every col2im addition one contiguous run.
-
-    The output grid is widened from Wo to the padded input width Wp with zero
-    gradient in the extra columns.  Then the patch gradient for kernel offset
-    (ki, kj) lands on the flattened padded input at offset ``ki*Wp + kj``, as one
-    contiguous block of ``Ho*Wp`` values, instead of Ho short rows of Wo values.
-    """
-    n, c, h, wd = x_shape
-    f, _, k, _ = w.shape
-    hp, wp = h + 2 * pad, wd + 2 * pad
-    ho, wo = hp - k + 1, wp - k + 1
-    dy_wide = np.zeros((f, n, ho, wp), dtype=dy.dtype)
-    dy_wide[..., :wo] = dy.transpose(1, 0, 2, 3)
-    dcols = (w.reshape(f, -1).T @ dy_wide.reshape(f, -1)).reshape(c, k, k, n, ho * wp)
-    flat = np.zeros((c, n, hp * wp + k - 1), dtype=dy.dtype)  # k-1 spare: the last run overhangs
-
-    def add_channels(a, b):
-        for i in range(k):
-            for j in range(k):
-                off = i * wp + j
-                flat[a:b, :, off : off + ho * wp] += dcols[a:b, i, j]
-
-    split_run(c, add_channels, dcols.size)
-    dxp = flat[:, :, : hp * wp].reshape(c, n, hp, wp)[:, :, pad : pad + h, pad : pad + wd]
     return np.ascontiguousarray(dxp.transpose(1, 0, 2, 3))
 
 
@@ -105,6 +73,9 @@ class Conv2D(Layer):
     Forward:  ``y[n,f,i,j] = b[f] + sum_{c,u,v} W[f,c,u,v] * xp[n, c, s*i+u, s*j+v]``
     where ``xp`` is ``x`` zero-padded by ``p``; as matrices ``Y = cols W^T + b``.
     Backward: ``dW += dY^T cols``, ``db += sum dY``, ``dcols = dY W``, ``dx = col2im(dcols)``.
+
+    At stride 1, ``dx`` comes from :func:`._kernels.conv_input_grad_stride1`
+    (the same sums, arranged as long contiguous additions).
     """
 
     def __init__(
@@ -153,7 +124,7 @@ class Conv2D(Layer):
         if not self.needs_input_grad:
             return None
         if self.stride == 1:
-            return conv_input_grad_stride1(dy, w, x_shape, self.pad)
+            return _kernels.conv_input_grad_stride1(dy, w, x_shape, self.pad)
         dcols = w.reshape(f, -1).T @ dy_mat
         return col2im(dcols, x_shape, self.k, self.stride, self.pad, ho, wo)
 
@@ -177,8 +148,8 @@ class _Pool2D(Layer):
 
     def _windows(self, x_shape):
         """``(ho, wo, slices)``: output size and the k*k strided slices that tile it."""
-        ho = out_size(x_shape[2], self.k, self.stride, 0)
-        wo = out_size(x_shape[3], self.k, self.stride, 0)
+        ho = conv_out(x_shape[2], self.k, self.stride, 0)
+        wo = conv_out(x_shape[3], self.k, self.stride, 0)
         return ho, wo, list(_window_slices(self.k, self.stride, ho, wo))
 
 
@@ -188,22 +159,14 @@ class MaxPool2D(_Pool2D):
     Forward:  ``y[n,c,i,j] = max_{u,v} x[n, c, s*i+u, s*j+v]``.
     Backward: the gradient goes to the first maximal element of each window
     (the same tie rule as PyTorch): ``dx[argmax] += dy``.
+
+    The maximum and the window offset ``t = u*k + v`` of its first occurrence
+    come from :func:`._kernels.running_max_first_argmax`, one strided slice per offset.
     """
 
     def forward(self, x, *, training=False):
         ho, wo, windows = self._windows(x.shape)
-        y = idx = None
-        for t, sl in windows:
-            v = x[sl]
-            if y is None:
-                y, idx = v.copy(), np.zeros(v.shape, np.uint8)  # idx: window offset of the maximum
-                continue
-            better = v > y  # strict: an earlier maximum keeps the gradient on ties
-            np.maximum(y, v, out=y)
-            # idx = where(better, t, idx), branch-free (a masked copyto is ~10x slower)
-            flip = idx ^ np.uint8(t)
-            flip *= better
-            idx ^= flip
+        y, idx = _kernels.running_max_first_argmax((t, x[sl]) for t, sl in windows)
         self.cache = (x.shape, idx, ho, wo)
         return y
 
@@ -249,3 +212,16 @@ class GlobalAvgPool2D(Layer):
     def backward(self, dy):
         n, c, h, w = self.cache
         return np.broadcast_to((dy / (h * w))[:, :, None, None], self.cache).copy()
+
+
+def _build_conv2d(spec: dict, shape: tuple, rng: np.random.Generator) -> Conv2D:
+    c, f, k, stride, pad, bias = conv_arguments(spec, shape)
+    return Conv2D(c, f, k, stride=stride, padding=pad, bias=bias, init=spec["init"], rng=rng, name=spec["name"])
+
+
+BUILDERS: dict[str, Builder] = {
+    "conv2d": _build_conv2d,
+    "maxpool2d": lambda spec, shape, rng: MaxPool2D(spec["size"], spec["stride"], name=spec["name"]),
+    "avgpool2d": lambda spec, shape, rng: AvgPool2D(spec["size"], spec["stride"], name=spec["name"]),
+    "globalavgpool2d": lambda spec, shape, rng: GlobalAvgPool2D(spec["name"]),
+}

@@ -11,9 +11,9 @@ the serial step: their large matrix products already use every core.
 
 The sum of the halves' gradients, each scaled by its share of the batch, is
 exactly the full batch's mean-loss gradient for layers that treat examples
-independently.  BatchNorm (statistics over the batch) and Dropout (masks
-from one random stream) do not, so models containing them keep the serial
-step.
+independently.  Layers whose registry entry says ``mixes_batch`` do not
+(BatchNorm: statistics over the batch; Dropout: masks from one random
+stream), so models containing them keep the serial step.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ...specs import layer_types
+from ...specs import is_convolutional, mixes_batch
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
 from .parallel import serial
 
 MIN_BATCH = 32  # smaller batches: thread hand-off costs more than a half-batch saves
-_EXCLUDED = {"batchnorm", "dropout"}
 _pool: ThreadPoolExecutor | None = None  # one worker for every engine: a study builds many engines
 
 
@@ -46,8 +45,7 @@ def supports(spec: dict) -> bool:
     Only convolutional models gain: a fully-connected step is a few large
     matrix products, which multi-threaded BLAS already spreads over the cores.
     """
-    types = layer_types(spec)
-    return "conv2d" in types and not (_EXCLUDED & types)
+    return is_convolutional(spec) and not mixes_batch(spec)
 
 
 def worthwhile() -> bool:

@@ -1,4 +1,4 @@
-"""Layer contract and the elementwise / reshaping layers.
+"""Layer contract, and the dense, flatten and dropout layers.
 
 Every layer has ``params`` and ``grads`` dicts of arrays with the same keys,
 ``forward(x, *, training)`` that caches what backward needs, and
@@ -6,17 +6,28 @@ Every layer has ``params`` and ``grads`` dicts of arrays with the same keys,
 gradients accumulate until ``zero_grad``) and returns the gradient with
 respect to the input.  Buffers that are state but not trained (BatchNorm's
 running statistics) live in ``buffers``.
+
+Each layer module ends with ``BUILDERS``: its rows of the engine's builder
+table, layer type -> ``build(spec, in_shape, rng)`` for a resolved layer spec
+(see :data:`.model.BUILDERS`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .init import initialise
 
+__all__ = ["Dense", "Dropout", "Flatten", "Layer"]
+
 
 class Layer:
     """Base class: a layer with no parameters."""
+
+    cache: Any
 
     def __init__(self, name: str = ""):
         self.name = name
@@ -124,76 +135,15 @@ class Dropout(Layer):
         return dy if self.cache is None else dy * self.cache
 
 
-class ReLU(Layer):
-    """``y = max(x, 0)``; ``dx = dy * [x > 0]``."""
+Builder = Callable[[dict[str, Any], tuple[int, ...], np.random.Generator], Layer]
 
-    def forward(self, x, *, training=False):
-        y = np.maximum(x, 0)
-        self.cache = y
-        return y
-
-    def backward(self, dy):
-        return dy * (self.cache > 0)
-
-
-class LeakyReLU(Layer):
-    """``y = x if x > 0 else a x``; ``dx = dy * (1 if x > 0 else a)``."""
-
-    def __init__(self, negative_slope: float = 0.01, name: str = ""):
-        super().__init__(name)
-        self.a = negative_slope
-
-    def forward(self, x, *, training=False):
-        self.cache = x > 0
-        return np.where(self.cache, x, x * x.dtype.type(self.a))
-
-    def backward(self, dy):
-        return np.where(self.cache, dy, dy * dy.dtype.type(self.a))
-
-
-class Sigmoid(Layer):
-    """``y = 1 / (1 + e^-x)``, computed as ``(1 + tanh(x/2)) / 2`` (no overflow); ``dx = dy y (1 - y)``."""
-
-    def forward(self, x, *, training=False):
-        y = 0.5 * (1.0 + np.tanh(0.5 * x))
-        self.cache = y
-        return y
-
-    def backward(self, dy):
-        y = self.cache
-        return dy * y * (1.0 - y)
-
-
-class Tanh(Layer):
-    """``y = tanh(x)``; ``dx = dy (1 - y^2)``."""
-
-    def forward(self, x, *, training=False):
-        y = np.tanh(x)
-        self.cache = y
-        return y
-
-    def backward(self, dy):
-        return dy * (1.0 - self.cache**2)
-
-
-def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax (the maximum is subtracted first)."""
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-class Softmax(Layer):
-    """``y_i = e^{x_i} / sum_j e^{x_j}``; ``dx = y * (dy - sum_j dy_j y_j)``.
-
-    As a last layer it turns logits into probabilities; for training use the
-    fused :class:`~imgbench.engines.numpy.losses.SoftmaxCrossEntropy` on logits.
-    """
-
-    def forward(self, x, *, training=False):
-        y = softmax(x, axis=1)
-        self.cache = y
-        return y
-
-    def backward(self, dy):
-        y = self.cache
-        return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+BUILDERS: dict[str, Builder] = {
+    "dense": lambda spec, shape, rng: Dense(
+        shape[0], spec["units"], bias=spec["bias"], init=spec["init"], rng=rng, name=spec["name"]
+    ),
+    "flatten": lambda spec, shape, rng: Flatten(spec["name"]),
+    # Its own generator, seeded from the model's: building never depends on how many masks are drawn.
+    "dropout": lambda spec, shape, rng: Dropout(
+        spec["rate"], rng=np.random.default_rng(rng.integers(2**63)), name=spec["name"]
+    ),
+}

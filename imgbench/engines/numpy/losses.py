@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """``z - logsumexp(z)`` along axis 1, computed stably (max subtracted first)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+from ...mathops import log_softmax
 
 
 class SoftmaxCrossEntropy:
@@ -24,7 +20,7 @@ class SoftmaxCrossEntropy:
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.eps = label_smoothing
-        self.cache = None
+        self.cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def _targets(self, y: np.ndarray, k: int, dtype) -> np.ndarray:
         q = np.full((len(y), k), self.eps / k, dtype=dtype)
@@ -33,12 +29,14 @@ class SoftmaxCrossEntropy:
 
     def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
         """Mean loss; caches what :meth:`backward` needs."""
-        logp = log_softmax(logits)
+        logp = log_softmax(logits, axis=1)
         q = self._targets(y, logits.shape[1], logits.dtype)
         self.cache = (logp, q)
         return float(-(q * logp).sum() / len(y))
 
     def backward(self) -> np.ndarray:
         """Gradient of the mean loss with respect to the logits."""
+        if self.cache is None:
+            raise RuntimeError("backward() before forward()")
         logp, q = self.cache
         return (np.exp(logp) - q) / len(q)

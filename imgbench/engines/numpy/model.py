@@ -1,19 +1,18 @@
-"""A NumPy network built from a resolved spec."""
+"""A NumPy network built from a resolved spec through the engine's one builder table."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ...errors import ImgbenchError
 from ...fileio import atomic_write
 from ...specs import resolve
-from ...specs.spec import padding_amount
-from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
-from .layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .norm import BatchNorm
+from . import activations, conv, layers, norm
+from .layers import Builder, Layer
 
 
 class Sequential(Layer):
@@ -33,7 +32,7 @@ class Sequential(Layer):
             dy = layer.backward(dy)
         return dy
 
-    def named_layers(self, prefix: str = ""):
+    def named_layers(self):
         """Every leaf layer with its dotted name."""
         for layer in self.layers:
             if isinstance(layer, (Sequential, Residual)):
@@ -67,66 +66,54 @@ class Residual(Sequential):
     def backward(self, dy):
         return super().backward(dy) + self.shortcut.backward(dy)
 
-    def named_layers(self, prefix: str = ""):
+    def named_layers(self):
         yield from super().named_layers()
         yield from self.shortcut.named_layers()
 
 
-def _build(layers: list[dict], in_shape: tuple, rng: np.random.Generator) -> list[Layer]:
+def _table(*parts: dict[str, Builder]) -> dict[str, Builder]:
+    """The builder rows of every layer module in one table; a type claimed twice is a bug."""
+    table: dict[str, Builder] = {}
+    for part in parts:
+        twice = table.keys() & part.keys()
+        if twice:
+            raise ValueError(f"layer types with two NumPy builders: {sorted(twice)}")
+        table.update(part)
+    return table
+
+
+def _build(specs: list[dict], in_shape: tuple, rng: np.random.Generator) -> list[Layer]:
+    """The layers of a resolved layer list, in order (weights drawn from ``rng`` in that order)."""
     out: list[Layer] = []
     shape = in_shape
-    for spec in layers:
-        kind, name = spec["type"], spec["name"]
-        if kind == "dense":
-            layer = Dense(shape[0], spec["units"], bias=spec["bias"], init=spec["init"], rng=rng, name=name)
-        elif kind == "conv2d":
-            layer = Conv2D(
-                shape[0],
-                spec["filters"],
-                spec["kernel_size"],
-                stride=spec["stride"],
-                padding=padding_amount(spec),
-                bias=spec["bias"],
-                init=spec["init"],
-                rng=rng,
-                name=name,
-            )
-        elif kind == "maxpool2d":
-            layer = MaxPool2D(spec["size"], spec["stride"], name=name)
-        elif kind == "avgpool2d":
-            layer = AvgPool2D(spec["size"], spec["stride"], name=name)
-        elif kind == "globalavgpool2d":
-            layer = GlobalAvgPool2D(name)
-        elif kind == "flatten":
-            layer = Flatten(name)
-        elif kind == "dropout":
-            layer = Dropout(spec["rate"], rng=np.random.default_rng(rng.integers(2**63)), name=name)
-        elif kind == "batchnorm":
-            layer = BatchNorm(shape[0], momentum=spec["momentum"], eps=spec["eps"], name=name)
-        elif kind == "relu":
-            layer = ReLU(name)
-        elif kind == "leakyrelu":
-            layer = LeakyReLU(spec["negative_slope"], name)
-        elif kind == "sigmoid":
-            layer = Sigmoid(name)
-        elif kind == "tanh":
-            layer = Tanh(name)
-        elif kind == "softmax":
-            layer = Softmax(name)
-        elif kind == "residual":
-            layer = Residual(_build(spec["layers"], shape, rng), _build(spec["shortcut"], shape, rng), name)
-        else:  # resolve() has already rejected unknown types
-            raise ValueError(kind)
-        out.append(layer)
+    for spec in specs:
+        builder = BUILDERS.get(spec["type"])
+        if builder is None:
+            raise ImgbenchError(f"the NumPy engine has no builder for layer type '{spec['type']}'")
+        out.append(builder(spec, shape, rng))
         shape = tuple(spec["output_shape"])
     return out
+
+
+# Layer type -> build(spec, in_shape, rng): the NumPy engine's one builder table.
+BUILDERS: dict[str, Builder] = _table(
+    layers.BUILDERS,
+    activations.BUILDERS,
+    conv.BUILDERS,
+    norm.BUILDERS,
+    {
+        "residual": lambda spec, shape, rng: Residual(
+            _build(spec["layers"], shape, rng), _build(spec["shortcut"], shape, rng), spec["name"]
+        ),
+    },
+)
 
 
 class NumpyModel:
     """A network from a spec: forward, backward, parameters, state dict, activations."""
 
     def __init__(self, spec: dict, seed: int = 0, dtype=np.float32):
-        self.spec = resolve(spec) if not all("output_shape" in l for l in spec["layers"]) else spec
+        self.spec = resolve(spec) if not all("output_shape" in layer for layer in spec["layers"]) else spec
         self.net = Sequential(_build(self.spec["layers"], tuple(self.spec["input_shape"]), np.random.default_rng(seed)))
         self.net.layers[0].needs_input_grad = False  # nobody needs d(loss)/d(image) while training
         if dtype != np.float32:
@@ -196,7 +183,7 @@ class NumpyModel:
 
     def save(self, path: str | Path) -> None:
         """Write weights and the spec (as JSON) to one ``.npz``, atomically."""
-        arrays = dict(self.state_dict())
+        arrays: dict[str, Any] = dict(self.state_dict())  # Any: numpy's stub reads ** as its allow_pickle flag
         arrays["__spec__"] = np.array(json.dumps(self.spec))
         with atomic_write(path, "wb") as fh:
             np.savez(fh, **arrays)

@@ -1,10 +1,13 @@
-"""Batch normalisation (1-d for (N, F), 2-d for (N, C, H, W)), PyTorch semantics."""
+"""Normalisation layers: batch normalisation (1-d for (N, F), 2-d for (N, C, H, W), PyTorch semantics) and
+layer normalisation (over the features of each example, or the channels at each pixel)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .layers import Layer
+from .layers import Builder, Layer
+
+__all__ = ["BatchNorm", "LayerNorm"]
 
 
 class BatchNorm(Layer):
@@ -72,3 +75,55 @@ class BatchNorm(Layer):
         mean_dy = dy.mean(axis=axes, keepdims=True)
         mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True)
         return g * (dy - mean_dy - x_hat * mean_dy_xhat)
+
+
+class LayerNorm(Layer):
+    """Layer normalisation along axis 1, separately for every example and every pixel.
+
+    For an (N, F) input each example's F features are normalised; for an
+    (N, C, H, W) input the C channels at each pixel (ConvNeXt's channels-first
+    LayerNorm, Keras's ``LayerNormalization(axis=-1)`` on NHWC; note that
+    PyTorch's ``nn.LayerNorm([C, H, W])`` would normalise over all three axes).
+    With means over that axis of D values, and ``weight``, ``bias`` one per
+    feature or channel:
+
+    Forward:  ``mu = mean x``, ``var = mean (x - mu)^2``, ``x_hat = (x - mu) / sqrt(var + eps)``,
+    ``y = weight x_hat + bias``.  No running statistics: training and inference agree.
+
+    Backward: ``dweight += sum dy x_hat``, ``dbias += sum dy`` (sums over examples and pixels);
+    with ``g = dy weight``: ``dx = (g - mean g - x_hat mean(g x_hat)) / sqrt(var + eps)``.
+    """
+
+    def __init__(self, num_features: int, *, eps: float = 1e-5, name: str = ""):
+        super().__init__(name)
+        self.eps = eps
+        self._add_param("weight", np.ones(num_features, np.float32))
+        self._add_param("bias", np.zeros(num_features, np.float32))
+
+    @staticmethod
+    def _bshape(x):
+        return (1, -1) + (1,) * (x.ndim - 2)
+
+    def forward(self, x, *, training=False):
+        shp = self._bshape(x)
+        xc = x - x.mean(axis=1, keepdims=True)
+        inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=1, keepdims=True) + self.eps)
+        x_hat = xc * inv_std
+        self.cache = (x_hat, inv_std)
+        return self.params["weight"].reshape(shp) * x_hat + self.params["bias"].reshape(shp)
+
+    def backward(self, dy):
+        x_hat, inv_std = self.cache
+        axes = (0, *range(2, dy.ndim))  # every axis but the normalised one
+        self.grads["weight"] += (dy * x_hat).sum(axis=axes)
+        self.grads["bias"] += dy.sum(axis=axes)
+        g = dy * self.params["weight"].reshape(self._bshape(dy))
+        return inv_std * (g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True))
+
+
+BUILDERS: dict[str, Builder] = {
+    "batchnorm": lambda spec, shape, rng: BatchNorm(
+        shape[0], momentum=spec["momentum"], eps=spec["eps"], name=spec["name"]
+    ),
+    "layernorm": lambda spec, shape, rng: LayerNorm(shape[0], eps=spec["eps"], name=spec["name"]),
+}

@@ -12,8 +12,8 @@ class LayerProfiler:
     """Wrap every top-level layer's forward/backward to accumulate wall time per layer."""
 
     def __init__(self, model: NumpyModel):
-        self.forward = defaultdict(float)
-        self.backward = defaultdict(float)
+        self.forward: defaultdict[str, float] = defaultdict(float)
+        self.backward: defaultdict[str, float] = defaultdict(float)
         for layer in model.net.layers:
             self._wrap(layer)
 

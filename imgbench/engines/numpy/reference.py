@@ -1,12 +1,15 @@
 """Slow, obviously-correct loop implementations, used only by the tests.
 
 They follow the textbook definitions element by element, so the vectorised
-layers can be checked against them on small inputs.
+layers and the speed kernels of ``_kernels.py`` can be checked against them
+on small inputs.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ...specs.layers import conv_out
 
 
 def conv2d_loops(x, w, b, stride=1, pad=0):
@@ -14,7 +17,7 @@ def conv2d_loops(x, w, b, stride=1, pad=0):
     n, c, h, wd = x.shape
     f, _, k, _ = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    ho, wo = conv_out(h, k, stride, pad), conv_out(wd, k, stride, pad)
     y = np.zeros((n, f, ho, wo), dtype=np.float64)
     for ni in range(n):
         for fi in range(f):
@@ -47,7 +50,7 @@ def conv2d_backward_loops(x, w, dy, stride=1, pad=0):
 def pool2d_loops(x, k, stride, mode="max"):
     """Max or average pooling over each window, with the argmax (first maximum) for max."""
     n, c, h, w = x.shape
-    ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
+    ho, wo = conv_out(h, k, stride, 0), conv_out(w, k, stride, 0)
     y = np.zeros((n, c, ho, wo))
     arg = np.zeros((n, c, ho, wo, 2), dtype=int)
     for ni in range(n):
@@ -80,3 +83,25 @@ def pool2d_backward_loops(x_shape, dy, k, stride, arg=None):
                             k * k
                         )
     return dx
+
+
+def add_patches_loops(dxp, d, stride):
+    """``dxp[c, n, i + s*r, j + s*q] += d[c, i, j, n, r, q]``, one element at a time (twin of ``add_patches``)."""
+    c, k, _, n, ho, wo = d.shape
+    out = dxp.astype(np.float64)
+    for ci in range(c):
+        for i in range(k):
+            for j in range(k):
+                for ni in range(n):
+                    for r in range(ho):
+                        for q in range(wo):
+                            out[ci, ni, i + stride * r, j + stride * q] += d[ci, i, j, ni, r, q]
+    return out
+
+
+def running_max_first_argmax_stacked(views):
+    """Maximum over ``(t, view)`` pairs and the first ``t`` attaining it, via ``np.argmax`` on a stack."""
+    ts, stack = zip(*[(t, v) for t, v in views], strict=True)
+    stack = np.stack(stack)
+    first = stack.argmax(axis=0)  # argmax returns the first maximum
+    return stack.max(axis=0), np.asarray(ts)[first]

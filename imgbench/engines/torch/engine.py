@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ...errors import ImgbenchError
-from ...specs import layer_types
+from ...specs import is_convolutional
 from ..base import DEVICES, PRECISIONS, EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
 from .model import build_torch_model, load_numpy_state, numpy_state
 
@@ -81,7 +81,7 @@ class TorchEngine:
         self.model = build_torch_model(spec, seed=seed).to(self.device)
         if channels_last is None:
             channels_last = self.device.type in ("cpu", "cuda")
-        self.channels_last = bool(channels_last) and "conv2d" in layer_types(spec)
+        self.channels_last = bool(channels_last) and is_convolutional(spec)
         if self.channels_last:
             # memory_format is a documented keyword of Module.to that torch's overload stubs leave out.
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

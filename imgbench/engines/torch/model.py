@@ -7,10 +7,14 @@ engine's and weights can be copied between engines without a mapping table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
-from ...specs.spec import padding_amount
+from ...errors import ImgbenchError
+from ...specs.layers import conv_arguments
 
 _INIT = {
     "he_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
@@ -56,56 +60,70 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over axis 1: the features of (N, F), or the channels at each pixel of (N, C, H, W).
+
+    ``nn.LayerNorm`` normalises trailing axes, so a 4-d input is moved to
+    channels-last and back; the parameters stay ``weight`` and ``bias``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return super().forward(x)
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+Builder = Callable[[dict[str, Any], tuple[int, ...]], nn.Module]
+
+
+def _initialised(m: nn.Linear | nn.Conv2d, spec: dict[str, Any]) -> nn.Module:
+    """``m`` with the spec's weight initialiser and zero bias (torch's own defaults differ)."""
+    _INIT[spec["init"]](m.weight)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+    return m
+
+
 def _build(layers: list[dict], in_shape: tuple) -> list[tuple[str, nn.Module]]:
     out = []
     shape = in_shape
     for spec in layers:
-        kind = spec["type"]
-        if kind == "dense":
-            m = nn.Linear(shape[0], spec["units"], bias=spec["bias"])
-        elif kind == "conv2d":
-            m = nn.Conv2d(
-                shape[0],
-                spec["filters"],
-                spec["kernel_size"],
-                stride=spec["stride"],
-                padding=padding_amount(spec),
-                bias=spec["bias"],
-            )
-        elif kind == "maxpool2d":
-            m = nn.MaxPool2d(spec["size"], spec["stride"])
-        elif kind == "avgpool2d":
-            m = nn.AvgPool2d(spec["size"], spec["stride"])
-        elif kind == "globalavgpool2d":
-            m = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        elif kind == "flatten":
-            m = nn.Flatten(1)
-        elif kind == "dropout":
-            m = nn.Dropout(spec["rate"])
-        elif kind == "batchnorm":
-            bn = nn.BatchNorm1d if len(shape) == 1 else nn.BatchNorm2d
-            m = bn(shape[0], eps=spec["eps"], momentum=spec["momentum"])
-        elif kind == "relu":
-            m = nn.ReLU()
-        elif kind == "leakyrelu":
-            m = nn.LeakyReLU(spec["negative_slope"])
-        elif kind == "sigmoid":
-            m = nn.Sigmoid()
-        elif kind == "tanh":
-            m = nn.Tanh()
-        elif kind == "softmax":
-            m = nn.Softmax(dim=1)
-        elif kind == "residual":
-            m = Residual(Chain(_build(spec["layers"], shape)), Chain(_build(spec["shortcut"], shape)))
-        else:
-            raise ValueError(kind)
-        if kind in ("dense", "conv2d"):
-            _INIT[spec["init"]](m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        out.append((_short(spec["name"]), m))
+        builder = BUILDERS.get(spec["type"])
+        if builder is None:
+            raise ImgbenchError(f"the torch engine has no builder for layer type '{spec['type']}'")
+        out.append((_short(spec["name"]), builder(spec, shape)))
         shape = tuple(spec["output_shape"])
     return out
+
+
+def _conv2d(spec: dict[str, Any], shape: tuple[int, ...]) -> nn.Module:
+    c, f, k, stride, pad, bias = conv_arguments(spec, shape)
+    return _initialised(nn.Conv2d(c, f, k, stride=stride, padding=pad, bias=bias), spec)
+
+
+# Layer type -> build(spec, in_shape): the torch engine's one builder table.
+BUILDERS: dict[str, Builder] = {
+    "dense": lambda spec, shape: _initialised(nn.Linear(shape[0], spec["units"], bias=spec["bias"]), spec),
+    "conv2d": _conv2d,
+    "maxpool2d": lambda spec, shape: nn.MaxPool2d(spec["size"], spec["stride"]),
+    "avgpool2d": lambda spec, shape: nn.AvgPool2d(spec["size"], spec["stride"]),
+    "globalavgpool2d": lambda spec, shape: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)),
+    "flatten": lambda spec, shape: nn.Flatten(1),
+    "dropout": lambda spec, shape: nn.Dropout(spec["rate"]),
+    "batchnorm": lambda spec, shape: (nn.BatchNorm1d if len(shape) == 1 else nn.BatchNorm2d)(
+        shape[0], eps=spec["eps"], momentum=spec["momentum"]
+    ),
+    "relu": lambda spec, shape: nn.ReLU(),
+    "leakyrelu": lambda spec, shape: nn.LeakyReLU(spec["negative_slope"]),
+    "sigmoid": lambda spec, shape: nn.Sigmoid(),
+    "tanh": lambda spec, shape: nn.Tanh(),
+    "softmax": lambda spec, shape: nn.Softmax(dim=1),
+    "gelu": lambda spec, shape: nn.GELU(approximate="none"),
+    "layernorm": lambda spec, shape: ChannelLayerNorm(shape[0], eps=spec["eps"]),
+    "residual": lambda spec, shape: Residual(
+        Chain(_build(spec["layers"], shape)), Chain(_build(spec["shortcut"], shape))
+    ),
+}
 
 
 def build_torch_model(spec: dict, seed: int | None = None) -> Chain:

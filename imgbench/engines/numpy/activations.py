@@ -1,0 +1,113 @@
+"""Elementwise activations: ReLU, LeakyReLU, sigmoid, tanh, softmax, GELU.
+
+Each docstring gives the forward formula, then the backward one
+(``dx = dL/dx`` from ``dy = dL/dy``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erf  # SciPy comes with scikit-learn; NumPy has no vectorised erf
+
+from ...mathops import softmax
+from .layers import Builder, Layer
+
+__all__ = ["GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+class ReLU(Layer):
+    """``y = max(x, 0)``; ``dx = dy * [x > 0]``."""
+
+    def forward(self, x, *, training=False):
+        y = np.maximum(x, 0)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        return dy * (self.cache > 0)
+
+
+class LeakyReLU(Layer):
+    """``y = x if x > 0 else a x``; ``dx = dy * (1 if x > 0 else a)``."""
+
+    def __init__(self, negative_slope: float = 0.01, name: str = ""):
+        super().__init__(name)
+        self.a = negative_slope
+
+    def forward(self, x, *, training=False):
+        self.cache = x > 0
+        return np.where(self.cache, x, x * x.dtype.type(self.a))
+
+    def backward(self, dy):
+        return np.where(self.cache, dy, dy * dy.dtype.type(self.a))
+
+
+class Sigmoid(Layer):
+    """``y = 1 / (1 + e^-x)``, computed as ``(1 + tanh(x/2)) / 2`` (no overflow); ``dx = dy y (1 - y)``."""
+
+    def forward(self, x, *, training=False):
+        y = 0.5 * (1.0 + np.tanh(0.5 * x))
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        y = self.cache
+        return dy * y * (1.0 - y)
+
+
+class Tanh(Layer):
+    """``y = tanh(x)``; ``dx = dy (1 - y^2)``."""
+
+    def forward(self, x, *, training=False):
+        y = np.tanh(x)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        return dy * (1.0 - self.cache**2)
+
+
+class Softmax(Layer):
+    """``y_i = e^{x_i} / sum_j e^{x_j}``; ``dx = y * (dy - sum_j dy_j y_j)``.
+
+    As a last layer it turns logits into probabilities; for training use the
+    fused :class:`~imgbench.engines.numpy.losses.SoftmaxCrossEntropy` on logits.
+    """
+
+    def forward(self, x, *, training=False):
+        y = softmax(x, axis=1)
+        self.cache = y
+        return y
+
+    def backward(self, dy):
+        y = self.cache
+        return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+
+class GELU(Layer):
+    """Gaussian error linear unit, exact (erf) form: PyTorch's ``nn.GELU()``, Keras's ``gelu(approximate=False)``.
+
+    Forward:  ``y = x Phi(x)`` with the standard normal CDF ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``.
+    Backward: ``dx = dy (Phi(x) + x phi(x))`` with the standard normal density
+    ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``.
+    """
+
+    def forward(self, x, *, training=False):
+        cdf = 0.5 * (1.0 + erf(x * (1.0 / np.sqrt(2.0))))
+        self.cache = (x, cdf)
+        return x * cdf
+
+    def backward(self, dy):
+        x, cdf = self.cache
+        pdf = np.exp(-0.5 * x * x) * (1.0 / np.sqrt(2.0 * np.pi))
+        return dy * (cdf + x * pdf)
+
+
+BUILDERS: dict[str, Builder] = {
+    "relu": lambda spec, shape, rng: ReLU(spec["name"]),
+    "leakyrelu": lambda spec, shape, rng: LeakyReLU(spec["negative_slope"], spec["name"]),
+    "sigmoid": lambda spec, shape, rng: Sigmoid(spec["name"]),
+    "tanh": lambda spec, shape, rng: Tanh(spec["name"]),
+    "softmax": lambda spec, shape, rng: Softmax(spec["name"]),
+    "gelu": lambda spec, shape, rng: GELU(spec["name"]),
+}

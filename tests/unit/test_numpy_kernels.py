@@ -1,0 +1,65 @@
+"""Each speed kernel of the NumPy engine against its slow reference twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgbench.engines.numpy import _kernels, parallel
+from imgbench.engines.numpy import reference as ref
+
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run a kernel on one thread, then with every split forced onto two threads."""
+    if request.param == "threaded":
+        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", "2")
+    else:
+        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", "1")
+    return request.param
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 4, 5), (1, 3, 4, 5)])  # first axis 1: split along the second
+def test_contiguous_copy(threads, shape):
+    view = np.random.default_rng(0).standard_normal((shape[3], *shape[:3])).transpose(1, 2, 3, 0)
+    out = _kernels.contiguous_copy(view)
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, np.ascontiguousarray(view))
+
+
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (2, 2)])
+def test_add_patches(threads, k, stride):
+    rng = np.random.default_rng(1)
+    c, n, ho, wo = 3, 2, 4, 3
+    d = rng.standard_normal((c, k, k, n, ho, wo))
+    dxp = rng.standard_normal((c, n, k + stride * (ho - 1), k + stride * (wo - 1)))
+    expected = ref.add_patches_loops(dxp, d, stride)
+    _kernels.add_patches(dxp, d, stride)
+    np.testing.assert_allclose(dxp, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,pad", [(3, 0), (3, 1), (5, 2), (1, 0)])
+def test_conv_input_grad_stride1(threads, k, pad):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, k, k))
+    dy = rng.standard_normal(ref.conv2d_loops(x, w, None, 1, pad).shape)
+    expected, _, _ = ref.conv2d_backward_loops(x, w, dy, 1, pad)
+    np.testing.assert_allclose(_kernels.conv_input_grad_stride1(dy, w, x.shape, pad), expected, atol=1e-12)
+
+
+def test_running_max_first_argmax_keeps_the_first_of_ties():
+    rng = np.random.default_rng(3)
+    views = [(t, rng.integers(0, 3, (2, 3, 4)).astype(np.float32)) for t in range(9)]  # many ties
+    y, idx = _kernels.running_max_first_argmax(views)
+    ry, ridx = ref.running_max_first_argmax_stacked(views)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(idx, ridx)
+    assert idx.dtype == np.uint8
+
+
+def test_running_max_first_argmax_starts_from_the_first_offset():
+    views = [(4, np.array([1.0, 5.0])), (7, np.array([2.0, 5.0]))]
+    y, idx = _kernels.running_max_first_argmax(views)
+    assert y.tolist() == [2.0, 5.0] and idx.tolist() == [7, 4]
