@@ -1,4 +1,4 @@
-"""Statistics for comparing runs: spread across seeds, paired significance tests, bootstrap intervals.
+"""Statistics for comparing runs: spread across seeds, McNemar, Holm, the test-image bootstrap.
 
 scikit-learn depends on SciPy, so ``scipy.stats`` is always available here.
 """
@@ -59,6 +59,22 @@ def mcnemar_exact(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict[st
     return {"a_only": b, "b_only": c, "p_value": p}
 
 
+def resampled_means(values: npt.NDArray[np.float64], n_boot: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """Each row's mean over ``n_boot`` bootstrap resamples of the columns (test images), shape (n_boot, rows).
+
+    Every row sees the same resample, as runs scored on one test set must.  Vectorised: each resample's
+    draw counts per image (a bincount) times the values, one matrix product per chunk of resamples."""
+    k, n = values.shape
+    out = np.empty((n_boot, k))
+    chunk = max(1, 2_000_000 // n)  # resample in chunks: n_boot x n indices at once would be large
+    for i in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - i)
+        idx = rng.integers(0, n, size=(m, n)) + n * np.arange(m)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n)
+        out[i : i + m] = counts @ values.T / n
+    return out
+
+
 def bootstrap_accuracy_ci(
     correct: npt.ArrayLike, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
 ) -> dict[str, Any]:
@@ -67,12 +83,7 @@ def bootstrap_accuracy_ci(
     n = len(hits)
     if n == 0:
         return {"accuracy": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n_boot": n_boot}
-    rng = np.random.default_rng(seed)
-    accs = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // n)  # resample in chunks: n_boot x n indices at once would be large
-    for i in range(0, n_boot, chunk):
-        m = min(chunk, n_boot - i)
-        accs[i : i + m] = hits[rng.integers(0, n, size=(m, n))].mean(axis=1)
+    accs = resampled_means(hits[None, :], n_boot, np.random.default_rng(seed))[:, 0]
     lo, hi = np.quantile(accs, [(1 - confidence) / 2, (1 + confidence) / 2])
     return {"accuracy": float(hits.mean()), "ci_low": float(lo), "ci_high": float(hi), "n_boot": n_boot}
 

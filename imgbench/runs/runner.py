@@ -10,17 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Normalizer, load_dataset, short_name
+from ..data import Dataset, Normalizer, load_dataset, short_name
 from ..data.images import has_dark_background, preprocessing_style
 from ..engines import WEIGHT_SUFFIX, create_engine
 from ..errors import ImgbenchError
 from ..evaluation import classification_metrics, inference_speed
-from ..specs import build_spec, resolve
-from ..training import Callback, EarlyStopping, History, Progress, TrainConfig, TrainingLoop
-from ..training.loop import split_for_training
 from ..fileio import read_json, read_yaml, write_json, write_yaml
+from ..specs import build_spec, resolve
+from ..training import EarlyStopping, History, Progress, TrainConfig, TrainingLoop
 from ..training.checkpoint import RunWriter
 from ..training.history import read_history
+from ..training.loop import split_for_training
 from .predictions import write_predictions
 from .rundir import environment, unique_run_dir
 
@@ -58,6 +58,21 @@ class RunSettings:
         if unknown:
             raise ImgbenchError(f"unknown settings in run config: {', '.join(sorted(unknown))}")
         return cls(**{k: v for k, v in d.items() if k in names}, train=TrainConfig.from_dict(d.get("train", {})))
+
+
+def load_settings(config: str | Path | None = None, values: dict | None = None) -> RunSettings:
+    """RunSettings from a run's config.yaml (the defaults without one), with ``values`` set on top.
+
+    A key of ``values`` names a RunSettings field, or ``train.<field>`` one of its TrainConfig;
+    a value of None means "not given" and changes nothing.
+    """
+    settings = RunSettings.from_dict(read_yaml(config, "run config")) if config else RunSettings()
+    for target, value in (values or {}).items():
+        if value is None:
+            continue
+        obj, attr = (settings.train, target[6:]) if target.startswith("train.") else (settings, target)
+        setattr(obj, attr, value)
+    return settings
 
 
 def seed_everything(seed: int) -> None:
@@ -107,11 +122,11 @@ def _callbacks(settings, run, engine):
 
 def _absolute_paths(settings: RunSettings) -> None:
     """Record data locations as absolute paths, so evaluate/resume work from any directory."""
+    from ..data import absolute_dataset_name  # local: this edit leaves the module's import block alone
+
     if settings.root:
         settings.root = str(Path(settings.root).expanduser().resolve())
-    for prefix in ("folder:", "csv:"):
-        if settings.dataset.startswith(prefix):
-            settings.dataset = prefix + str(Path(settings.dataset[len(prefix) :]).expanduser().resolve())
+    settings.dataset = absolute_dataset_name(settings.dataset)
 
 
 def train_run(settings: RunSettings) -> Path:
@@ -262,21 +277,29 @@ def open_run(run_dir: str | Path, weights: str = "best"):
     return settings, engine, read_json(run / "preprocess.json")
 
 
+def split_images(run_dir: str | Path, settings: RunSettings, split: str) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The run's dataset and the uint8 images and labels of its ``test`` or ``val`` split.
+
+    The validation split is drawn again from the training data exactly as training drew it.
+    """
+    ds = _load(settings)
+    if split == "test":
+        return ds, ds.X_test, ds.y_test
+    if split == "val":
+        _, _, X, y = split_for_training(ds, settings.train)
+        if len(y) == 0:
+            raise ImgbenchError(f"{run_dir}: trained with --val-split 0, so there is no validation split")
+        return ds, X, y
+    raise ImgbenchError(f"unknown split '{split}': expected test or val")
+
+
 def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best") -> dict:
     """Recompute the metrics of a run from its saved weights, on the test or validation split."""
     run = Path(run_dir)
     settings, engine, pre = open_run(run, weights)
-    ds = _load(settings)
+    ds, X, y = split_images(run, settings, split)
     path = run / "weights" / f"{weights}{WEIGHT_SUFFIX[engine.name]}"
     normalizer = Normalizer.from_dict(pre)
-    if split == "test":
-        X, y = ds.X_test, ds.y_test
-    elif split == "val":
-        _, _, X, y = split_for_training(ds, settings.train)
-        if len(y) == 0:
-            raise ImgbenchError(f"{run}: trained with --val-split 0, so there is no validation split")
-    else:
-        raise ImgbenchError(f"unknown split '{split}': expected test or val")
     metrics, _ = _test_metrics(engine, ds, normalizer(X), y)
     metrics.update({"split": split, "weights": str(path.relative_to(run))})
     return metrics

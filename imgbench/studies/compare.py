@@ -125,6 +125,8 @@ def run_study(
     command: str | None = None,
 ) -> Path:
     """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``."""
+    if workers < 1:
+        raise ImgbenchError(f"--workers must be at least 1, found {workers}")
     out = Path(out)
     runs_dir = out / "runs"
     root = str(Path(root).expanduser().resolve()) if root else None
@@ -168,10 +170,11 @@ def run_study(
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for f in finished:
-                    if f.exception() is not None:
+                    error = f.exception()
+                    if error is not None:
                         for other in pending:
                             other.cancel()
-                        raise f.exception()
+                        raise error
                     i += 1
                     done(i, *f.result())
     RunIndex(runs_dir).reindex()  # cheap, and repairs rows a killed worker never wrote

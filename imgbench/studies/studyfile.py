@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..data import short_name
 from ..engines import ENGINES
@@ -123,7 +124,7 @@ def _settings(value, where: str) -> dict:
     return dict(value)
 
 
-def parse_study(data: dict, where: str = "study") -> Study:
+def parse_study(data: object, where: str = "study") -> Study:
     """Validate a study mapping (from YAML or a preset) into a :class:`Study`."""
     if not isinstance(data, dict):
         raise _fail(where, "expected a mapping with name, datasets, models, engines and seeds")
@@ -143,7 +144,7 @@ def parse_study(data: dict, where: str = "study") -> Study:
         gw = f"{where}, group {i + 1}"
         if not isinstance(g, dict) or set(g) - _GROUP_KEYS:
             raise _fail(gw, f"expected keys among {sorted(_GROUP_KEYS)}, found {g!r}")
-        group = {k: _str_list(g.get(k), k, gw) for k in _LIST_KEYS}
+        group: dict[str, Any] = {k: _str_list(g.get(k), k, gw) for k in _LIST_KEYS}
         bad = [e for e in group["engines"] if e not in ENGINES]
         if bad:
             raise _fail(gw, f"unknown engines {bad}; expected some of {list(ENGINES)}")
@@ -197,7 +198,8 @@ def plan_runs(
 ) -> tuple[list[PlannedRun], list[str]]:
     """Every run of ``study`` (groups x datasets x models x engines x seeds) and notes on data substitutions."""
     root = root or study.root
-    planned, notes, seen = [], [], set()
+    planned, seen = [], set()
+    notes: list[str] = []
     resolved: dict[str, tuple[str, str | None]] = {}
     for group in study.groups:
         train = {**study.train, **group.get("train", {})}
@@ -205,8 +207,9 @@ def plan_runs(
         for dataset in group["datasets"]:
             if dataset not in resolved:
                 resolved[dataset] = resolve_dataset(dataset, root)
-                if resolved[dataset][1]:
-                    notes.append(resolved[dataset][1])
+                note = resolved[dataset][1]
+                if note:
+                    notes.append(note)
             real, _ = resolved[dataset]
             for model in group["models"]:
                 for engine in group["engines"]:

@@ -30,6 +30,18 @@ class Callback:
         pass
 
 
+def improved(value: float, best: float | None, monitor: str, min_delta: float = 0.0) -> bool:
+    """Is ``value`` of ``monitor`` better than ``best`` by more than ``min_delta``?
+
+    Lower is better for ``val_loss``, higher for accuracies; with no ``best`` yet, any value is.
+    """
+    if best is None:
+        return True
+    if monitor == "val_loss":
+        return value < best - min_delta
+    return value > best + min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` (``val_loss`` or ``val_acc``) has not improved for ``patience`` epochs."""
 
@@ -41,14 +53,9 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stop_training = False
 
-    def improved(self, value: float) -> bool:
-        if self.monitor == "val_loss":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, epoch, row):
         value = row[self.monitor]
-        if self.improved(value):
+        if improved(value, self.best, self.monitor, self.min_delta):
             self.best, self.wait = value, 0
         else:
             self.wait += 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..engines import WEIGHT_SUFFIX
 from ..fileio import write_json
-from .callbacks import Callback, EarlyStopping
+from .callbacks import Callback, EarlyStopping, improved
 from .history import write_history
 
 
@@ -19,17 +19,12 @@ class RunWriter(Callback):
         self.best: float | None = None
         self.rows: list[dict] = []
 
-    def improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value < self.best if self.monitor == "val_loss" else value > self.best
-
     def on_epoch_end(self, epoch, row):
         self.rows.append(row)
         weights = self.run / "weights"
         self.engine.save(weights / f"last{self.suffix}")
         value = row[self.monitor] if self.monitor else None
-        if self.monitor is None or self.improved(value):
+        if self.monitor is None or improved(value, self.best, self.monitor):
             self.best = value
             self.engine.save(weights / f"best{self.suffix}")
         self.engine.save_checkpoint(self.run / "checkpoint" / f"state{self.suffix}")

@@ -1,0 +1,57 @@
+"""The ``imgbench`` command line: parses arguments and calls the library.
+
+One module per command group registers its subcommands and holds their
+handlers: parse, call the library once, print.
+
+Errors caused by input (:class:`~imgbench.errors.ImgbenchError`, missing or
+unreadable files) are printed as one ``imgbench: error: ...`` message on
+stderr with exit code 1 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from ..errors import ImgbenchError
+from . import data, models, runs, studies, train, visual
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imgbench", description="Image-classification workbench: NumPy vs PyTorch vs Keras, FCNN vs CNN."
+    )
+    parser.add_argument("--version", action="version", version=f"imgbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # The order here is the order of `imgbench --help`.
+    for group in (data, train, studies, runs, visual, models):
+        group.register(sub)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"imgbench: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``imgbench`` console script."""
+
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args)
+    except ImgbenchError as exc:
+        print(f"imgbench: error: {exc}", file=sys.stderr)
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"imgbench: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("imgbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+    return 1

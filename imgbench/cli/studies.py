@@ -1,0 +1,75 @@
+"""``imgbench compare|report``: many runs, and the report on them."""
+
+from __future__ import annotations
+
+from ..errors import ImgbenchError
+from .common import add_command, picked
+
+
+def cmd_compare(args) -> int:
+    """train a study (datasets x models x engines x seeds) and write its report
+
+    Run a study file or a preset. Finished runs are skipped, interrupted ones resumed, so running it again
+    completes only what is missing.
+    """
+    from ..studies.compare import run_study
+    from ..studies.overrides import chosen_study, with_overrides
+    from ..studies.presets import PRESETS
+
+    if args.list_presets:
+        for name, p in PRESETS.items():
+            print(f"{name:<18} {p['description']}")
+        return 0
+    study = with_overrides(
+        chosen_study(args.study, args.preset), **picked(args, "seeds", "epochs", "max_steps", "engines")
+    )
+    run_study(
+        study,
+        args.out or f"studies/{study.name}",
+        root=args.root,
+        workers=args.workers,
+        quiet=args.quiet,
+        report=not args.no_report,
+    )
+    return 0
+
+
+def cmd_report(args) -> int:
+    """write report.html and report.md from run directories or a study
+
+    Build the comparative report only from run directories.
+    """
+    from ..studies.report import report_study_dir, write_report
+
+    if bool(args.run_dirs) == bool(args.study):
+        raise ImgbenchError("give run directories or --study DIR (one of them)")
+    if args.study:
+        html, md = report_study_dir(args.study, args.out)
+    elif not args.out:
+        raise ImgbenchError("--out DIR is needed with run directories")
+    else:
+        html, md = write_report(args.run_dirs, args.out)
+    print(f"{html}\n{md}")
+    return 0
+
+
+def register(sub) -> None:
+    """``compare`` and ``report``."""
+    p = add_command(sub, "compare", cmd_compare)
+    p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see the README)")
+    p.add_argument("--preset", help="a preset study (see --list-presets)")
+    p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
+    p.add_argument("--out", metavar="DIR", help="study directory (default studies/<name>)")
+    p.add_argument("--workers", type=int, default=1, help="train in N worker processes (default 1)")
+    p.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
+    p.add_argument("--epochs", type=int, help="epochs for every run, replacing the study's")
+    p.add_argument("--max-steps", type=int, help="stop every run after N steps (a dry run of the study)")
+    p.add_argument("--engines", help="comma-separated engines: keep only their runs")
+    p.add_argument("--no-report", action="store_true", help="train only")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = add_command(sub, "report", cmd_report)
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
+    p.add_argument("--study", metavar="DIR", help="a study directory written by 'imgbench compare'")
+    p.add_argument("--out", metavar="DIR", help="where report.html/report.md go (default: the study directory)")
