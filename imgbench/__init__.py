@@ -38,20 +38,25 @@ from .errors import ImgbenchError  # noqa: E402
 __version__ = "0.1.0"
 
 # Training, studies and figures are loaded on first use, so ``import imgbench`` stays light.
+# "public name: module.attribute", one per line.
+_LAZY_SPEC = """
+RunSettings: runs.runner.RunSettings
+train: runs.runner.train_run
+resume: runs.runner.resume_run
+evaluate: runs.runner.evaluate_run
+predict: runs.predict.predict_images
+build_spec: specs.build_spec
+create_engine: engines.create_engine
+load_study: studies.studyfile.load_study
+preset: studies.presets.preset
+compare: studies.compare.run_study
+report: studies.report.write_report
+visualize: runs.visualize.visualize_run
+walkthrough: runs.visualize.walkthrough
+"""
 _LAZY = {
-    "RunSettings": ("runs.runner", "RunSettings"),
-    "train": ("runs.runner", "train_run"),
-    "resume": ("runs.runner", "resume_run"),
-    "evaluate": ("runs.runner", "evaluate_run"),
-    "predict": ("runs.predict", "predict_images"),
-    "build_spec": ("specs", "build_spec"),
-    "create_engine": ("engines", "create_engine"),
-    "load_study": ("studies.studyfile", "load_study"),
-    "preset": ("studies.presets", "preset"),
-    "compare": ("studies.compare", "run_study"),
-    "report": ("studies.report", "write_report"),
-    "visualize": ("runs.visualize", "visualize_run"),
-    "walkthrough": ("runs.visualize", "walkthrough"),
+    public: tuple(target.strip().rsplit(".", 1))
+    for public, target in (line.split(":") for line in _LAZY_SPEC.strip().splitlines())
 }
 
 
