@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .intervals import PairedRuns, Runs, difference_interval, difference_test, pair_runs
+from .intervals import PairedRuns, Runs, difference_interval, difference_test, pair_runs, size_label
 from .power import detectable_difference
 from .statistics import holm_adjust, mcnemar_exact, resampled_means
 
@@ -27,9 +27,16 @@ def _improvement(acc_a: npt.NDArray[np.float64], acc_b: npt.NDArray[np.float64])
     return np.asarray(wins.mean(axis=(-2, -1)), dtype=np.float64)
 
 
-def _probability_of_improvement(
-    runs: PairedRuns, confidence: float, n_boot: int, seed: int, resample_images: bool
+def probability_of_improvement(
+    runs: PairedRuns, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0, resample_images: bool = True
 ) -> dict[str, Any]:
+    """P(A > B): the probability that a run of A, seed at random, has a higher test accuracy than a run of B.
+
+    The estimate is rliable's ``probability_of_improvement`` on the per-seed accuracies.  Its interval is a
+    percentile bootstrap at two levels: the test images (one resample shared by both models) and the seeds
+    (resampled together when paired, independently otherwise); ``resample_images=False`` resamples seeds only,
+    which is rliable's interval.  Returns ``estimate, low, high, confidence, method, n_boot, n, seed_part``.
+    """
     a, b = runs.a, runs.b
     sa, sb = len(a), len(b)
     rng = np.random.default_rng(seed)
@@ -42,7 +49,6 @@ def _probability_of_improvement(
     boot = _improvement(np.take_along_axis(acc[:, :sa], idx_a, 1), np.take_along_axis(acc[:, sa:], idx_b, 1))
     low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
     levels = "seeds and test images" if resample_images else "seeds"
-    seeds = f"{sa} paired seeds" if runs.paired else f"{sa} + {sb} seeds"
     return {
         "estimate": float(_improvement(a.mean(axis=1), b.mean(axis=1))),
         "low": float(low),
@@ -50,27 +56,9 @@ def _probability_of_improvement(
         "confidence": confidence,
         "method": f"percentile bootstrap over {levels}, {n_boot} resamples",
         "n_boot": n_boot,
-        "n": f"{seeds} x {a.shape[1]} test images",
+        "n": size_label(runs),
         "seed_part": min(sa, sb) > 1,
     }
-
-
-def probability_of_improvement(
-    correct_a: Runs,
-    correct_b: Runs,
-    confidence: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-    resample_images: bool = True,
-) -> dict[str, Any]:
-    """P(A > B): the probability that a run of A, seed at random, has a higher test accuracy than a run of B.
-
-    The estimate is rliable's ``probability_of_improvement`` on the per-seed accuracies.  Its interval is a
-    percentile bootstrap at two levels: the test images (one resample shared by both models) and the seeds
-    (resampled together when paired, independently otherwise); ``resample_images=False`` resamples seeds only,
-    which is rliable's interval.  Returns ``estimate, low, high, confidence, method, n_boot, n, seed_part``.
-    """
-    return _probability_of_improvement(pair_runs(correct_a, correct_b), confidence, n_boot, seed, resample_images)
 
 
 def _mcnemar_per_seed(runs: PairedRuns) -> list[dict[str, Any]]:
@@ -99,15 +87,15 @@ def compare_pair(
     alpha = 1 - confidence (:func:`~imgbench.evaluation.power.detectable_difference`).
     """
     runs = pair_runs(correct_a, correct_b)
-    diff = difference_interval(runs, confidence)
+    diff = difference_interval(runs, confidence, seed=seed)
     return {
         "paired": runs.paired,
         "seeds_a": runs.seeds_a,
         "seeds_b": runs.seeds_b,
         "n_images": diff["n_images"],
         "difference": diff,
-        "test": difference_test(runs),
-        "prob_improvement": _probability_of_improvement(runs, confidence, n_boot, seed, resample_images=True),
+        "test": difference_test(runs, seed=seed),
+        "prob_improvement": probability_of_improvement(runs, confidence, n_boot, seed),
         "mcnemar": _mcnemar_per_seed(runs),
         "detectable_difference": detectable_difference(diff["std_error"], diff["df"], 1 - confidence, power),
     }
@@ -141,17 +129,16 @@ def describe_comparison(c: Mapping[str, Any]) -> str:
     d, pi, test = c["difference"], c["prob_improvement"], c["test"]
     ahead, behind, sign = (c["a"], c["b"], 1) if d["estimate"] >= 0 else (c["b"], c["a"], -1)
     low, high = sorted((sign * d["low"], sign * d["high"]))
-    p_improve = pi["estimate"] if sign > 0 else 1 - pi["estimate"]
+    p_improve = pi["estimate"] if sign > 0 else 1 - pi["estimate"]  # P(B > A) = 1 - P(A > B), ties counting half
     significant = test.get("significant", test["p_value"] < c.get("alpha", 0.05))
-    verb = "beats" if significant else "is ahead of"
-    if d["estimate"] == 0:
-        verb = "ties with"
     holm = "after Holm" if "p_holm" in test else "(no multiple-comparison adjustment)"
     verdict = f"significant {holm}" if significant else f"not significant {holm}"
-    text = (
-        f"{ahead} {verb} {behind} by {_points(abs(d['estimate']))} points [{_points(low)}, {_points(high)}], "
-        f"P(improvement) {p_improve:.2f}, {verdict}"
-    )
+    if d["estimate"] == 0:
+        opening = f"{ahead} and {behind} tie: 0.0 points"
+    else:
+        verb = "beats" if significant else "is ahead of"
+        opening = f"{ahead} {verb} {behind} by {_points(abs(d['estimate']))} points"
+    text = f"{opening} [{_points(low)}, {_points(high)}], P(improvement) {p_improve:.2f}, {verdict}"
     if not d["seed_part"]:
         text += " (a single seed: seed-to-seed variation is not in the interval)"
     return text

@@ -1,21 +1,14 @@
-"""Classification metrics (scikit-learn underneath) and inference speed."""
+"""Classification metrics (scikit-learn underneath); inference speed is in timing.py."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .. import mathops
-
-
-class Predictor(Protocol):
-    """Anything with an engine's ``predict_logits`` (evaluation never needs more of an engine)."""
-
-    def predict_logits(self, X: npt.NDArray[Any], batch_size: int = 256) -> npt.NDArray[Any]: ...
 
 
 def softmax(logits: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -59,26 +52,3 @@ def classification_metrics(
         if t < k:
             out[f"top{t}_accuracy"] = float(top_k_accuracy_score(y_true, probs, k=t, labels=labels))
     return out
-
-
-def inference_speed(
-    engine: Predictor, X: npt.NDArray[Any], batch_size: int = 256, max_images: int = 2048, latency_repeats: int = 20
-) -> dict[str, Any]:
-    """Throughput (images/s at ``batch_size``) and median single-image latency (ms)."""
-    X = X[:max_images]
-    engine.predict_logits(X[:batch_size], batch_size)  # warm-up: first calls allocate
-    t = time.perf_counter()
-    engine.predict_logits(X, batch_size)
-    throughput = len(X) / (time.perf_counter() - t)
-    one = X[:1]
-    engine.predict_logits(one, 1)
-    times = []
-    for _ in range(latency_repeats):
-        t = time.perf_counter()
-        engine.predict_logits(one, 1)
-        times.append(time.perf_counter() - t)
-    return {
-        "throughput_images_per_s": float(throughput),
-        "batch_size": batch_size,
-        "latency_ms": float(np.median(times) * 1e3),
-    }
