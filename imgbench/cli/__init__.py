@@ -3,9 +3,9 @@
 One module per command group registers its subcommands and holds their
 handlers: parse, call the library once, print.
 
-Errors caused by input (:class:`~imgbench.errors.ImgbenchError`, missing or
-unreadable files) are printed as one ``imgbench: error: ...`` message on
-stderr with exit code 1 and no traceback.
+Errors caused by input (:class:`~imgbench.errors.ImgbenchError`, a bad
+setting or flag, missing or unreadable files) or by the disk (full, read-only, not allowed) are printed as
+one ``imgbench: error: ...`` message on stderr with exit code 1 and no traceback.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ import sys
 import warnings
 
 from ..errors import ImgbenchError
+from ..fileio import disk_error
 from . import data, models, runs, studies, train, visual
+from .common import Parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="imgbench", description="Image-classification workbench: NumPy vs PyTorch vs Keras, FCNN vs CNN."
     )
     parser.add_argument("--version", action="version", version=f"imgbench {__version__}")
@@ -39,10 +41,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``imgbench`` console script."""
-
-    args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
     try:
+        args = build_parser().parse_args(argv)  # a bad setting is a SettingError raised while parsing
         return args.func(args)
     except ImgbenchError as exc:
         print(f"imgbench: error: {exc}", file=sys.stderr)
@@ -54,4 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into head: the reader left, nothing to report
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        os_error = disk_error(exc)  # a full or read-only disk met where no file name was at hand
+        if os_error is None:
+            raise
+        where = f"{os_error.filename}: " if os_error.filename else ""
+        print(f"imgbench: error: {where}{os_error.strerror or os_error}", file=sys.stderr)
     return 1

@@ -1,11 +1,45 @@
-"""What the command groups share: JSON output, picking options to pass on, the RUN_DIR arguments."""
+"""What the command groups share: the parser, flags derived from settings, JSON output, the RUN_DIR arguments."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import sys
+from typing import Any, NoReturn
+
+from ..kinds import Choice, Flag, Setting, flag_of
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one ``imgbench: error:`` line and exit code 1, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"imgbench: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(1)
+
+
+def add_setting(p: Any, name: str, s: Setting, *, help: str | None = None, own_default: bool = False) -> None:
+    """The flag of setting ``name``: its type, check, choices and help come from the definition ``s``.
+
+    A flag left out is None, "not given", so a value from elsewhere (``--config``, a study) stays; with
+    ``own_default`` (an option of one command) it is the setting's default.  ``help`` replaces the
+    definition's help where the flag means more (``replacing the study's``).
+    """
+    default = s.default if own_default else None
+    flag = flag_of(name)
+    shown = s.show_default and s.default is not None and s.default is not False
+    text = help or s.help + (f" (default {s.default})" if shown else "")
+    text = text.replace("%", "%%")  # argparse formats help with %
+    if isinstance(s.kind, Flag):
+        p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        return
+    choices = list(s.kind.names()) if isinstance(s.kind, Choice) else None
+    # The check runs while parsing, so a bad value is reported with its flag before any work starts.
+    p.add_argument(
+        flag, type=functools.partial(s.parse, flag), choices=choices, default=default, metavar=s.metavar, help=text
+    )
 
 
 def print_json(obj) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_command, print_json
+from ..kinds import definitions
+from ..settings import RunSettings
+from .common import add_command, add_setting, print_json
 
 
 def cmd_data_list(args) -> int:
@@ -63,7 +65,7 @@ def _add_data_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH")
     p.add_argument("--root", metavar="DIR", help="directory searched first for <DIR>/<name>/")
     p.add_argument("--offline", action="store_true", help="never download; fail with the list of searched places")
-    p.add_argument("--image-size", type=int, metavar="N", help="resize folder images to NxN")
+    add_setting(p, "image_size", definitions(RunSettings)["image_size"])
     p.add_argument("--strict", action="store_true", help="unreadable files in an image folder are an error")
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..errors import ImgbenchError
-from .common import add_command, picked
+from ..kinds import definitions
+from ..settings import COMMAND_OPTIONS, STUDY_KEYS, RunSettings, TrainConfig
+from .common import add_command, add_setting, picked
 
 
 def cmd_compare(args) -> int:
@@ -30,6 +32,7 @@ def cmd_compare(args) -> int:
         workers=args.workers,
         quiet=args.quiet,
         report=not args.no_report,
+        wait=args.wait,
     )
     return 0
 
@@ -59,15 +62,17 @@ def register(sub) -> None:
     p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see the README)")
     p.add_argument("--preset", help="a preset study (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
-    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
+    add_setting(p, "root", definitions(RunSettings)["root"])
     p.add_argument("--out", metavar="DIR", help="study directory (default studies/<name>)")
-    p.add_argument("--workers", type=int, default=1, help="train in N worker processes (default 1)")
-    p.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
-    p.add_argument("--epochs", type=int, help="epochs for every run, replacing the study's")
-    p.add_argument("--max-steps", type=int, help="stop every run after N steps (a dry run of the study)")
-    p.add_argument("--engines", help="comma-separated engines: keep only their runs")
+    add_setting(p, "workers", COMMAND_OPTIONS["workers"], own_default=True)
+    add_setting(p, "seeds", STUDY_KEYS["seeds"], help="comma-separated seeds, replacing the study's")
+    train = definitions(TrainConfig)
+    add_setting(p, "epochs", train["epochs"], help="epochs for every run, replacing the study's")
+    add_setting(p, "max_steps", train["max_steps"], help="stop every run after N steps (a dry run of the study)")
+    add_setting(p, "engines", STUDY_KEYS["engines"], help="comma-separated engines: keep only their runs")
     p.add_argument("--no-report", action="store_true", help="train only")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--wait", action="store_true", help="if another compare is using --out, wait for it to finish")
 
     p = add_command(sub, "report", cmd_report)
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")

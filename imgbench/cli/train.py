@@ -2,56 +2,64 @@
 
 from __future__ import annotations
 
-from .common import add_command, add_run_args, print_json
+import argparse
+from pathlib import Path
 
-TRAIN_FLAGS = {  # CLI flag -> (where in RunSettings, type)
-    "dataset": ("dataset", str),
-    "root": ("root", str),
-    "model": ("model", str),
-    "engine": ("engine", str),
-    "name": ("name", str),
-    "runs_dir": ("runs_dir", str),
-    "image_size": ("image_size", int),
-    "device": ("device", str),
-    "threads": ("threads", int),
-    "deterministic": ("deterministic", bool),
-    "precision": ("precision", str),
-    "early_stopping": ("early_stopping", str),
-    "patience": ("patience", int),
-    "quiet": ("quiet", bool),
-    "epochs": ("train.epochs", int),
-    "batch_size": ("train.batch_size", int),
-    "lr": ("train.lr", float),
-    "optimizer": ("train.optimizer", str),
-    "schedule": ("train.schedule", str),
-    "warmup_steps": ("train.warmup_steps", int),
-    "weight_decay": ("train.weight_decay", float),
-    "label_smoothing": ("train.label_smoothing", float),
-    "augment": ("train.augment", bool),
-    "val_split": ("train.val_split", float),
-    "seed": ("train.seed", int),
-    "max_steps": ("train.max_steps", int),
-}
+from ..errors import ImgbenchError
+from ..kinds import flag_of
+from ..settings import COMMAND_OPTIONS, FLAG_GROUPS, run_settings
+from .common import add_command, add_run_args, add_setting, print_json
+
+
+def _run_flags(p: argparse.ArgumentParser) -> dict[str, str]:
+    """A flag for every run setting that has a command-line group; returns ``{dest: setting path}``."""
+    groups = {title: p.add_argument_group(title) for title in FLAG_GROUPS}
+    # Group by group; within one, TrainConfig's first: --epochs ... --max-steps, then --early-stopping, --patience.
+    ordered = sorted(
+        (item for item in run_settings().items() if item[1].group),
+        key=lambda item: (FLAG_GROUPS.index(item[1].group), not item[0].startswith("train.")),
+    )
+    flags = {}
+    for path, s in ordered:
+        add_setting(groups[s.group], path, s)
+        flags[path.rpartition(".")[2]] = path
+    return flags
 
 
 def cmd_train(args) -> int:
     """train a model; writes a run directory
 
     Train a zoo model (or a spec file) with an engine. Every run writes runs/<name>/ with config.yaml,
-    env.json, history.csv, metrics.json, weights/ and plots/.
+    env.json, history.csv, metrics.json, weights/ and plots/. A bad value is an error before anything is
+    written. --config reruns a run's config.yaml, its train: and spec: sections included (edit them to
+    change the run); flags override it, and --model builds that model instead of the recorded spec.
+    --resume continues an interrupted run with exactly its recorded settings, so it takes no other flag.
     """
     from ..runs.runner import load_settings, resume_run, train_run
 
+    given = {dest: getattr(args, dest) for dest in args.run_flags if getattr(args, dest) is not None}
     if args.resume:
+        if given or args.config:
+            ignored = ", ".join(flag_of(dest) for dest in [*given, *(["config"] if args.config else [])])
+            raise ImgbenchError(
+                f"--resume continues {args.resume} with its recorded settings, so {ignored} would be ignored; "
+                f"to train with other settings, start a new run: --config {Path(args.resume) / 'config.yaml'} "
+                "with those flags"
+            )
         resume_run(args.resume)
         return 0
     # Flags left out are None: --config (or the defaults) decides those.
-    train_run(load_settings(args.config, {target: getattr(args, flag) for flag, (target, _) in TRAIN_FLAGS.items()}))
+    values = {args.run_flags[dest]: value for dest, value in given.items()}
+    train_run(load_settings(args.config, values, label=flag_of))
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    """recompute a run's metrics from its saved weights"""
+    """recompute a run's metrics from its saved weights and print them
+
+    The metrics are printed (or given as JSON with --json); the run's metrics.json, its record of the
+    test evaluation made when training ended, is left as it is.
+    """
     from ..runs.runner import evaluate_run
 
     m = evaluate_run(args.run_dir, split=args.split, weights=args.weights)
@@ -85,58 +93,45 @@ def cmd_predict(args) -> int:
 
     Classify PNG/JPEG/WebP/BMP images of any size, grey or colour. Each image is converted to look like the
     training data (MNIST-style digits are inverted if needed, cropped to the ink, fitted into 20x20 and
-    centred by centre of mass in 28x28).
+    centred by centre of mass in 28x28). Folders are searched for images recursively. Images that cannot be read
+    are reported and the others predicted; the exit status is then 1.
     """
-    from ..runs.predict import predict_images
+    from ..errors import ImgbenchError
+    from ..runs.predict import predict_images, unreadable_summary
 
     results = predict_images(args.run_dir, args.images, top_k=args.top_k, weights=args.weights)
+    problem = unreadable_summary(results)
     if args.json:
         print_json(results)
-        return 0
-    for r in results:
-        alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"][1:])
-        print(
-            f"{r['path']}: {r['label']} ({r['probability']:.3f})" + (f"   then {alternatives}" if alternatives else "")
-        )
+    else:
+        for r in results:
+            if "error" in r:
+                print(r["error"])
+                continue
+            alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"][1:])
+            print(
+                f"{r['path']}: {r['label']} ({r['probability']:.3f})"
+                + (f"   then {alternatives}" if alternatives else "")
+            )
+    if problem:
+        raise ImgbenchError(problem)
     return 0
 
 
 def register(sub) -> None:
     """``train``, ``evaluate`` and ``predict``."""
     p = add_command(sub, "train", cmd_train)
-    p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH (default digits)")
-    p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
-    p.add_argument("--model", help="zoo name (see 'imgbench models') or a YAML/JSON spec file (default mlp)")
-    p.add_argument("--engine", choices=["numpy", "torch", "keras"], help="default numpy")
-    p.add_argument("--epochs", type=int, help="default 5")
-    p.add_argument("--batch-size", type=int, help="default 64")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 5e-3)")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], help="default adam")
-    p.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle"], help="default onecycle")
-    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps for the cosine schedule")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--augment", action="store_true", default=None, help="random crop/flip (colour) or shift/rotate")
-    p.add_argument("--val-split", type=float, help="fraction of train held out for validation (default 0.1)")
-    p.add_argument("--seed", type=int, help="seeds Python, NumPy, torch and TensorFlow (default 0)")
-    p.add_argument("--max-steps", type=int, help="stop after N optimisation steps (dry run)")
-    p.add_argument("--early-stopping", choices=["val_loss", "val_acc"], help="stop when this stops improving")
-    p.add_argument("--patience", type=int, help="epochs without improvement before early stopping (default 5)")
-    p.add_argument("--name", help="run name (a numeric suffix is added on clashes)")
-    p.add_argument("--runs-dir", help="where run directories go (default ./runs)")
-    p.add_argument("--image-size", type=int, help="resize folder images to NxN")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="torch engine device")
-    p.add_argument("--threads", type=int, help="torch engine CPU threads")
-    p.add_argument("--deterministic", action="store_true", default=None, help="deterministic torch kernels")
+    p.set_defaults(run_flags=_run_flags(p))  # argparse dest -> setting path (``epochs`` -> ``train.epochs``)
     p.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "fp16"],
-        help="torch engine arithmetic: auto (default: bf16 autocast on CUDA, fp32 on the CPU), "
-        "fp32, bf16 (mixed precision; about 1.7x faster on CPUs with AVX-512 BF16 or AMX), fp16 (GPU)",
+        "--config",
+        metavar="CONFIG_YAML",
+        help="a run's config.yaml: rerun it, edited train: and spec: sections included (flags override)",
     )
-    p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
-    p.add_argument("--config", metavar="CONFIG_YAML", help="a run's config.yaml: rerun it (flags override)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last epoch, with its recorded settings (no other flags)",
+    )
 
     p = add_command(sub, "evaluate", cmd_evaluate)
     add_run_args(p)
@@ -144,6 +139,6 @@ def register(sub) -> None:
 
     p = add_command(sub, "predict", cmd_predict)
     add_run_args(p, split=False)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--top-k", type=int, default=3, help="how many labels to show (default 3)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
+    add_setting(p, "top_k", COMMAND_OPTIONS["top_k"], own_default=True)
     p.add_argument("--json", action="store_true", help="one object per image, with its path")

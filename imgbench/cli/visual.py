@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .common import add_command, add_run_args, picked, print_paths
+from ..kinds import definitions
+from ..settings import COMMAND_OPTIONS, TrainConfig
+from .common import add_command, add_run_args, add_setting, picked, print_paths
 
 # --method both draws both projections.
 PROJECTIONS = {"pca": ("pca",), "tsne": ("tsne",), "both": ("pca", "tsne")}
@@ -61,18 +63,18 @@ def register(sub) -> None:
     p.add_argument("--root", metavar="DIR", help="directory searched first for named datasets")
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--kernel", default="edge", help="edge, blur, sharpen or learned:RUN_DIR[:FILTER] (default edge)")
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--padding", type=int, default=0)
+    for option in ("stride", "padding"):
+        add_setting(p, option, COMMAND_OPTIONS[option], own_default=True)
     p.add_argument("--out", metavar="DIR", default="walkthrough", help="default ./walkthrough")
 
     p = add_command(sub, "gallery", cmd_gallery)
     add_run_args(p)
-    p.add_argument("--count", type=int, default=24, help="images per gallery (default 24)")
-    p.add_argument("--seed", type=int, default=0, help="which random images are shown")
+    add_setting(p, "count", COMMAND_OPTIONS["count"], own_default=True)
+    add_setting(p, "seed", definitions(TrainConfig)["seed"], help="which random images are shown", own_default=True)
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")
 
     p = add_command(sub, "embedding", cmd_embedding)
     add_run_args(p)
     p.add_argument("--method", choices=list(PROJECTIONS), default="both")
-    p.add_argument("--samples", type=int, default=2000, help="stratified subset size (default 2000)")
+    add_setting(p, "samples", COMMAND_OPTIONS["samples"], own_default=True)
     p.add_argument("--out", metavar="DIR", help="default RUN_DIR/plots")

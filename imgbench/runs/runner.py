@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,63 +17,50 @@ from ..data.images import has_dark_background, preprocessing_style
 from ..engines import WEIGHT_SUFFIX, create_engine
 from ..errors import ImgbenchError
 from ..evaluation import classification_metrics, inference_speed
-from ..fileio import read_json, read_yaml, write_json, write_yaml
-from ..specs import build_spec, resolve
-from ..training import EarlyStopping, History, Progress, TrainConfig, TrainingLoop
-from ..training.checkpoint import RunWriter
-from ..training.history import read_history
+from ..fileio import read_json, read_yaml, write_json, write_yaml, writing
+from ..kinds import located
+from ..settings import RunSettings, check_run
+from ..specs import SpecError, build_spec, resolve
+from ..training import EarlyStopping, History, Progress, TrainingLoop
+from ..training.checkpoint import PROGRESS, DamagedCheckpointError, RunWriter, discard_uncommitted, read_checkpoint
 from ..training.loop import split_for_training
+from .health import FINISHED, run_state
+from .lock import run_lock
 from .predictions import write_predictions
-from .rundir import environment, unique_run_dir
+from .rundir import claim_run_dir, environment
 
 
-@dataclass
-class RunSettings:
-    """Everything that defines a run; saved as config.yaml and accepted back by ``--config``."""
-
-    dataset: str = "digits"
-    model: str = "mlp"
-    engine: str = "numpy"
-    root: str | None = None
-    name: str | None = None
-    runs_dir: str = "runs"
-    image_size: int | None = None
-    device: str = "auto"
-    threads: int | None = None
-    deterministic: bool = False
-    precision: str = "auto"  # torch engine: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16
-    early_stopping: str | None = None  # "val_loss" or "val_acc"
-    patience: int = 5
-    quiet: bool = False
-    study: str | None = None  # the study this run belongs to, if any
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["train"] = self.train.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RunSettings:
-        names = {f.name for f in fields(cls)} - {"train"}
-        unknown = set(d) - names - {"train", "spec"}
-        if unknown:
-            raise ImgbenchError(f"unknown settings in run config: {', '.join(sorted(unknown))}")
-        return cls(**{k: v for k, v in d.items() if k in names}, train=TrainConfig.from_dict(d.get("train", {})))
-
-
-def load_settings(config: str | Path | None = None, values: dict | None = None) -> RunSettings:
-    """RunSettings from a run's config.yaml (the defaults without one), with ``values`` set on top.
+def load_settings(
+    config: str | Path | None = None, values: dict | None = None, label: Callable[[str], str] = str
+) -> RunSettings:
+    """RunSettings from a run's config.yaml (the defaults without one), with ``values`` set on top, all checked.
 
     A key of ``values`` names a RunSettings field, or ``train.<field>`` one of its TrainConfig;
-    a value of None means "not given" and changes nothing.
+    a value of None means "not given" and changes nothing.  The config's ``train:`` and ``spec:``
+    sections are taken as they are, edited or not; a ``model`` in ``values`` builds that model
+    instead of the config's spec.  ``label`` names a key of ``values`` in messages (its flag).
     """
-    settings = RunSettings.from_dict(read_yaml(config, "run config")) if config else RunSettings()
-    for target, value in (values or {}).items():
-        if value is None:
-            continue
-        obj, attr = (settings.train, target[6:]) if target.startswith("train.") else (settings, target)
-        setattr(obj, attr, value)
+    given = {k: v for k, v in (values or {}).items() if v is not None}
+    merged = RunSettings().to_dict()
+    if config:
+        with located(str(config)):
+            recorded = RunSettings.from_dict(read_yaml(config, "run config"))
+        if recorded.spec is not None and "model" not in given:
+            try:
+                resolve(recorded.spec)
+            except SpecError as exc:
+                raise SpecError(f"{config}: spec: {exc}") from None
+        merged = recorded.to_dict()
+    if "model" in given:
+        merged["spec"] = None
+    for target, value in given.items():
+        section, _, name = target.rpartition(".")
+        (merged[section] if section else merged)[name] = value
+    settings = RunSettings.from_dict(merged)
+    # Settings from the config file go by their names there, the rest as ``label`` says (their flags).
+    named = (lambda name: label(name) if name in given else name) if config else label
+    with located(str(config)) if config and not given else contextlib.nullcontext():  # all from the file: name it
+        check_run(settings, set(given), named)
     return settings
 
 
@@ -103,9 +92,23 @@ def _engine(settings: RunSettings, spec: dict):
 
 
 def _spec(settings: RunSettings, ds, stored: dict | None = None) -> dict:
+    if settings.spec is not None:
+        return _given_spec(settings.spec, ds)
     if stored is not None and not Path(settings.model).exists() and settings.model.endswith((".yaml", ".yml", ".json")):
         return resolve(stored)  # rerun of a run whose spec file is gone: use the recorded spec
     return build_spec(settings.model, ds.image_shape, ds.num_classes)
+
+
+def _given_spec(spec: dict, ds) -> dict:
+    """A spec given with the settings (a ``--config`` file's ``spec:``), resolved; it must fit the data."""
+    shape, classes = list(ds.image_shape), ds.num_classes
+    resolved = resolve({"input_shape": shape, "num_classes": classes, **spec})
+    if resolved["input_shape"] != shape or resolved["num_classes"] != classes:
+        raise SpecError(
+            f"the model spec of these settings takes {resolved['input_shape']} images in {resolved['num_classes']} "
+            f"classes, but {ds.name} has {shape} images in {classes} classes; give --model to build a model for it"
+        )
+    return resolved
 
 
 def _load(settings: RunSettings):
@@ -129,17 +132,34 @@ def _absolute_paths(settings: RunSettings) -> None:
     settings.dataset = absolute_dataset_name(settings.dataset)
 
 
-def train_run(settings: RunSettings) -> Path:
-    """Train a model as ``settings`` say; returns the run directory."""
+def train_run(settings: RunSettings, *, exact_name: bool = False) -> Path:
+    """Train a model as ``settings`` say; returns the run directory.
+
+    A run name that is taken gets a numeric suffix; with ``exact_name`` it is an error (a study's runs).
+    """
+    check_run(settings)  # every value and the rules between them, before anything is loaded or written
     _absolute_paths(settings)
     seed_everything(settings.train.seed)
     ds = _load(settings)
     spec = _spec(settings, ds)
     engine = _engine(settings, spec)
-    run = unique_run_dir(settings.runs_dir, settings.name or f"{short_name(ds.name)}-{spec['name']}-{engine.name}")
-    (run / "weights").mkdir()
-    (run / "checkpoint").mkdir()
-    (run / "plots").mkdir()
+    name = settings.name or f"{short_name(ds.name)}-{spec['name']}-{engine.name}"
+    run, lock = claim_run_dir(settings.runs_dir, name, exact=exact_name)
+    with lock:
+        try:
+            _train_into(run, settings, ds, spec, engine)
+        except BaseException:
+            if not (run / "checkpoint" / PROGRESS).exists():  # nothing to resume: leave no half-made run behind
+                shutil.rmtree(run, ignore_errors=True)
+            raise
+    return run
+
+
+def _train_into(run: Path, settings: RunSettings, ds: Dataset, spec: dict, engine) -> None:
+    """Write the run's records, train and evaluate, into a new run directory whose lock the caller holds."""
+    with writing(run):
+        for folder in ("weights", "checkpoint", "plots"):
+            (run / folder).mkdir()
     write_yaml(run / "config.yaml", {**settings.to_dict(), "spec": spec})
     write_json(run / "env.json", environment(engine, settings.train.seed))
     callbacks, writer, _ = _callbacks(settings, run, engine)
@@ -163,40 +183,50 @@ def train_run(settings: RunSettings) -> Path:
         )
     history = loop.run()
     _finish(run, settings, engine, ds, loop.normalizer, history)
-    return run
 
 
 def resume_run(run_dir: str | Path) -> Path:
-    """Continue an interrupted run from its last completed epoch (weights, optimiser, schedule, batches)."""
+    """Continue an interrupted run from its last committed epoch (weights, optimiser, schedule, batches).
+
+    The run's lock is held throughout: a run another process is writing is an error, never a second writer.
+    """
     run = Path(run_dir)
     config = read_yaml(run / "config.yaml", "run config")
-    settings = RunSettings.from_dict(config)
-    progress_path = run / "checkpoint" / "progress.json"
-    if (run / "metrics.json").exists():
+    with located(str(run / "config.yaml")):  # an edited config.yaml is checked like any other
+        settings = RunSettings.from_dict(config)
+        check_run(settings)
+    with run_lock(run.parent, run.name):
+        _resume(run, settings, config)
+    return run
+
+
+def _resume(run: Path, settings: RunSettings, config: dict) -> None:
+    """``resume_run`` with the run's lock held: restore the committed epoch, publish it again, train on."""
+    if run_state(run).status == FINISHED:
         raise ImgbenchError(f"{run}: this run already finished (metrics.json exists); nothing to resume")
     seed_everything(settings.train.seed)
     ds = _load(settings)
     engine = _engine(settings, _spec(settings, ds, config.get("spec")))
-    pre = read_json(run / "preprocess.json")
-    normalizer = Normalizer.from_dict(pre)
-    callbacks, writer, early = _callbacks(settings, run, engine)
+    committed = read_checkpoint(run, engine.name)
+    discard_uncommitted(run, committed)
+    normalizer = Normalizer.from_dict(read_json(run / "preprocess.json"))
+    callbacks, writer, _ = _callbacks(settings, run, engine)
     loop = TrainingLoop(engine, ds, settings.train, callbacks, normalizer=normalizer)
-    start, rows = 0, []
-    if progress_path.exists():
-        progress = read_json(progress_path)
-        start = int(progress["epochs_done"])
-        engine.load_checkpoint(run / "checkpoint" / f"state{WEIGHT_SUFFIX[engine.name]}")
-        rows = read_history(run / "history.csv")[:start]
-        writer.rows, writer.best = list(rows), progress["best"]
-        if early and progress.get("early_stopping"):
-            early.restore(progress["early_stopping"])
-        if progress.get("stopped_early"):
+    start = 0
+    if committed is not None:
+        try:
+            engine.load_checkpoint(committed.state)
+        except ImgbenchError as exc:
+            raise DamagedCheckpointError(str(exc)) from None
+        writer.restore(committed)
+        committed.publish()  # a kill may have come between the commit and the publication
+        start = committed.epochs_done
+        if committed.progress.get("stopped_early"):
             start = settings.train.epochs  # early stopping had ended it: only the evaluation is missing
     if not settings.quiet:
         print(f"resuming {run} after epoch {start}", file=sys.stderr)
-    history = loop.run(start_epoch=start, history=History(list(rows)))
+    history = loop.run(start_epoch=start, history=History(list(writer.rows)))
     _finish(run, settings, engine, ds, normalizer, history)
-    return run
 
 
 def _test_metrics(engine, ds, X, y) -> tuple[dict, np.ndarray]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..fileio import read_yaml
+from ..specs.keys import did_you_mean
 from .studyfile import Study, parse_study
 
 PRESETS: dict[str, dict] = read_yaml(Path(__file__).with_name("presets.yaml"), "preset studies")
@@ -20,5 +21,7 @@ PRESETS: dict[str, dict] = read_yaml(Path(__file__).with_name("presets.yaml"), "
 def preset(name: str) -> Study:
     """The preset study called ``name``."""
     if name not in PRESETS:
-        raise ImgbenchError(f"unknown preset '{name}': expected one of {', '.join(PRESETS)}")
+        raise ImgbenchError(
+            f"unknown preset '{name}'{did_you_mean(name, PRESETS)}: expected one of {', '.join(PRESETS)}"
+        )
     return parse_study({"name": name, **PRESETS[name]}, f"preset {name}")

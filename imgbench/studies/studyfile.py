@@ -29,15 +29,11 @@ from typing import Any
 
 from ..data import short_name
 from ..engines import ENGINES
-from ..errors import ImgbenchError
 from ..fileio import read_yaml
-from ..runs.runner import RunSettings
-from ..training import TrainConfig
+from ..kinds import SettingError, check_keys, definitions, located
+from ..settings import GROUP_KEYS, STUDY_KEYS, STUDY_RUN_SETTINGS, RunSettings, TrainConfig, check_run
 
 _LIST_KEYS = ("datasets", "models", "engines")
-_TOP_KEYS = {"name", "description", "seeds", "train", "settings", "groups", "reported", "notes", "root", *_LIST_KEYS}
-_GROUP_KEYS = {"train", "settings", "seeds", *_LIST_KEYS}
-_SETTINGS_KEYS = {"image_size", "device", "threads", "deterministic", "precision", "early_stopping", "patience"}
 
 # A named dataset missing under --root, and the image-folder copy of it used instead.
 FOLDER_FALLBACKS = {"cifar10": "cifar10-jpg"}
@@ -80,95 +76,99 @@ class Study:
         }
 
 
-def _fail(where: str, msg: str) -> ImgbenchError:
-    return ImgbenchError(f"{where}: {msg}")
+def _fail(where: str, msg: str) -> SettingError:
+    return SettingError(f"{where}: {msg}")
 
 
-def _str_list(value, key: str, where: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise _fail(where, f"'{key}' must be a non-empty list of names, found {value!r}")
-    return value
+def _value(data: dict, key: str) -> Any:
+    """``data[key]`` checked as :data:`~imgbench.settings.STUDY_KEYS` defines it (its default when absent)."""
+    if key == "engines" and isinstance(data.get(key), list):
+        check_keys([e for e in data[key] if isinstance(e, str)], list(ENGINES), "engines")  # all at once
+    return STUDY_KEYS[key].check(f"'{key}'", data.get(key, STUDY_KEYS[key].default))
 
 
-def _seeds(value, where: str) -> list[int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
-    ):
-        raise _fail(where, f"'seeds' must be a non-empty list of non-negative integers, found {value!r}")
-    return value
-
-
-def _train(value, where: str) -> dict:
+def _train(value: Any) -> dict:
+    """A study's (or group's) ``train:`` section: TrainConfig fields but ``seed``, values checked."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _fail(where, f"'train' must be a mapping of training settings, found {value!r}")
-    known = set(TrainConfig.__dataclass_fields__) - {"seed"}
-    unknown = set(value) - known
-    if unknown:
-        raise _fail(where, f"unknown training settings {sorted(unknown)}; expected some of {sorted(known)}")
-    return dict(value)
+        raise SettingError(f"'train' must be a mapping of training settings, found {value!r}")
+    if "seed" in value:
+        raise SettingError("train.seed: a study lists its seeds in 'seeds' (one run per seed), not in 'train'")
+    known = {k: s for k, s in definitions(TrainConfig).items() if k != "seed"}
+    check_keys(value, known, "training settings")
+    return {k: known[k].check(f"train.{k}", v) for k, v in value.items()}
 
 
-def _settings(value, where: str) -> dict:
+def _settings(value: Any) -> dict:
+    """A study's (or group's) ``settings:`` section: the run settings a study may choose, values checked."""
     if value is None:
         return {}
-    if not isinstance(value, dict) or set(value) - _SETTINGS_KEYS:
-        raise _fail(where, f"'settings' takes only {sorted(_SETTINGS_KEYS)}, found {value!r}")
-    return dict(value)
+    if not isinstance(value, dict):
+        raise SettingError(f"'settings' must be a mapping of run settings, found {value!r}")
+    check_keys(value, STUDY_RUN_SETTINGS, "run settings", {k: f"train.{k}" for k in definitions(TrainConfig)})
+    known = definitions(RunSettings)
+    return {k: known[k].check(f"settings.{k}", v) for k, v in value.items()}
+
+
+def _check_runs(study: Study, group: dict) -> None:
+    """The rules between a group's settings (early stopping needs validation data, ...), as a run checks them."""
+    train = {**study.train, **group.get("train", {})}
+    extra = {**study.settings, **group.get("settings", {})}
+    run = RunSettings(train=TrainConfig(**train), **extra)
+    chosen = {*(f"train.{k}" for k in train), *extra}
+    check_run(run, chosen, lambda name: name if name.startswith("train.") else f"settings.{name}")
+
+
+def _group(g: Any, where: str) -> dict:
+    if not isinstance(g, dict):
+        raise _fail(where, f"expected a mapping with keys among {list(GROUP_KEYS)}, found {g!r}")
+    with located(where):
+        check_keys(g, GROUP_KEYS, "keys")
+        group: dict[str, Any] = {k: _value(g, k) for k in _LIST_KEYS}
+        if "seeds" in g:
+            group["seeds"] = _value(g, "seeds")
+        if g.get("train"):
+            group["train"] = _train(g["train"])
+        if g.get("settings"):
+            group["settings"] = _settings(g["settings"])
+    return group
 
 
 def parse_study(data: object, where: str = "study") -> Study:
-    """Validate a study mapping (from YAML or a preset) into a :class:`Study`."""
+    """Validate a study mapping (from YAML or a preset) into a :class:`Study`; nothing bad gets through."""
     if not isinstance(data, dict):
         raise _fail(where, "expected a mapping with name, datasets, models, engines and seeds")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise _fail(where, f"unknown keys {sorted(unknown)}; expected some of {sorted(_TOP_KEYS)}")
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise _fail(where, "'name' must be a non-empty string")
-    raw_groups = list(data.get("groups") or [])
+    raw_groups = data.get("groups") or []
+    with located(where):
+        check_keys(data, STUDY_KEYS, "keys")
+        name = _value(data, "name")
+        if not isinstance(raw_groups, list):
+            raise SettingError(f"'groups' must be a list of groups, found {raw_groups!r}")
     if any(k in data for k in _LIST_KEYS):
-        raw_groups.insert(0, {k: data.get(k) for k in _LIST_KEYS})
+        raw_groups = [{k: data.get(k) for k in _LIST_KEYS}, *raw_groups]
     if not raw_groups:
         raise _fail(where, "no runs: give datasets, models and engines (or a list of groups)")
-    groups = []
-    for i, g in enumerate(raw_groups):
-        gw = f"{where}, group {i + 1}"
-        if not isinstance(g, dict) or set(g) - _GROUP_KEYS:
-            raise _fail(gw, f"expected keys among {sorted(_GROUP_KEYS)}, found {g!r}")
-        group: dict[str, Any] = {k: _str_list(g.get(k), k, gw) for k in _LIST_KEYS}
-        bad = [e for e in group["engines"] if e not in ENGINES]
-        if bad:
-            raise _fail(gw, f"unknown engines {bad}; expected some of {list(ENGINES)}")
-        if "seeds" in g:
-            group["seeds"] = _seeds(g["seeds"], gw)
-        if g.get("train"):
-            group["train"] = _train(g["train"], gw)
-        if g.get("settings"):
-            group["settings"] = _settings(g["settings"], gw)
-        groups.append(group)
+    groups = [_group(g, f"{where}, group {i + 1}") for i, g in enumerate(raw_groups)]
     reported = data.get("reported")
     if reported is not None and (not isinstance(reported, dict) or not isinstance(reported.get("rows"), list)):
         raise _fail(where, "'reported' must be a mapping with 'source' and a list of 'rows'")
-    return Study(
-        name=name,
-        groups=groups,
-        seeds=_seeds(data.get("seeds", [0]), where),
-        train=_train(data.get("train"), where),
-        settings=_settings(data.get("settings"), where),
-        description=str(data.get("description") or ""),
-        reported=reported,
-        notes=[str(n) for n in data.get("notes") or []],
-        root=data.get("root"),
-    )
+    with located(where):
+        study = Study(
+            name=name,
+            groups=groups,
+            seeds=_value(data, "seeds"),
+            train=_train(data.get("train")),
+            settings=_settings(data.get("settings")),
+            description=str(data.get("description") or ""),
+            reported=reported,
+            notes=[str(n) for n in _value(data, "notes") or []],
+            root=_value(data, "root"),
+        )
+    for i, group in enumerate(groups):
+        with located(f"{where}, group {i + 1}" if len(groups) > 1 else where):
+            _check_runs(study, group)
+    return study
 
 
 def load_study(path: str | Path) -> Study:
@@ -228,7 +228,7 @@ def plan_runs(
                             runs_dir=str(runs_dir),
                             quiet=True,
                             study=study.name,
-                            train=TrainConfig.from_dict({**copy.deepcopy(train), "seed": seed}),
+                            train=TrainConfig(**copy.deepcopy(train), seed=seed),
                             **extra,
                         )
                         planned.append(PlannedRun(key, settings, dataset))

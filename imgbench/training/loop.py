@@ -9,41 +9,14 @@ the engine differs.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..data import Augmenter, BatchIterator, Dataset, Normalizer, train_val_split
 from ..mathops import log_softmax
+from ..settings import TrainConfig  # defined with every other setting; imported from here too
 from .schedules import make_schedule
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run (recorded with the run)."""
-
-    # Defaults: Adam with a one-cycle schedule peaking at 5e-3, batch 64.  Measured with the torch
-    # engine: cnn-small reaches 99.2% on MNIST in 3 epochs (constant 1e-3 at batch 128: 98.3%).
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 5e-3
-    optimizer: str = "adam"
-    schedule: str = "onecycle"
-    warmup_steps: int = 0
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    augment: bool = False
-    val_split: float = 0.1
-    seed: int = 0
-    max_steps: int = 0  # > 0: stop after this many steps (dry runs)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass
