@@ -1,7 +1,8 @@
 """Architectures as plain data, framework-free: the layer registry, resolution, parameter counts, the zoo."""
 
 from .keys import SpecError
-from .layers import LAYERS, LayerDef, is_convolutional, layer_def, mixes_batch, types_with, walk
+from .layerdef import LayerDef
+from .layers import LAYERS, is_convolutional, layer_def, mixes_batch, types_with, walk
 from .spec import layer_table, layer_types, load_spec_file, output_shape, param_count, resolve, to_json
 from .zoo import ZOO, build_spec
 

@@ -47,13 +47,25 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def one_of(*choices: str) -> Key:
+    """A key that takes one of the named ``choices``."""
+    return Key(f"one of {', '.join(choices)}", lambda v: v in choices, choices)
+
+
+def _is_layer_list(v: Any) -> bool:
+    return isinstance(v, list)
+
+
 POSITIVE_INT = Key("a positive integer", lambda v: _is_int(v) and v >= 1)
 BOOL = Key("true or false", lambda v: isinstance(v, bool))
 NUMBER = Key("a number", _is_number)
 POSITIVE = Key("a positive number", lambda v: _is_number(v) and v > 0)
 FRACTION = Key("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
 RATE = Key("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1)
-INIT = Key(f"one of {', '.join(INITS)}", lambda v: v in INITS, INITS)
+INIT = one_of(*INITS)
 PADDING = Key("'valid', 'same' or an integer >= 0", lambda v: v in ("valid", "same") or (_is_int(v) and v >= 0))
-LAYER_LIST = Key("a list of layers", lambda v: isinstance(v, list))
+LAYER_LIST = Key("a list of layers", _is_layer_list)
+BRANCHES = Key(
+    "a list of two or more layer lists", lambda v: _is_layer_list(v) and len(v) >= 2 and all(map(_is_layer_list, v))
+)
 UNITS = Key("a positive integer or 'num_classes'", lambda v: _is_int(v) and v >= 1)

@@ -9,20 +9,22 @@ keyed by the same type names; a parametrised test builds every registered
 type in every engine.
 
 Shapes are per example: ``(C, H, W)`` for images and feature maps, ``(F,)``
-for flat features.  Composite blocks (``residual``) are entries too: their
-``children`` keys hold nested layer lists, resolved with the block's name as
-a prefix.
+for flat features, ``(T, D)`` for tokens.  This module holds the rows of the
+image, feature and block layers; the token layers' rows are in
+:mod:`.tokens`.  Composite blocks (``residual``, ``concat``) are entries too:
+their ``children`` keys hold nested layer lists (or, for ``concat``, lists of
+branches), resolved with the block's name as a prefix.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .keys import (
     BOOL,
+    BRANCHES,
     FRACTION,
     INIT,
     LAYER_LIST,
@@ -36,48 +38,28 @@ from .keys import (
     SpecError,
     did_you_mean,
 )
+from .layerdef import (
+    LayerDef,
+    LayerSpec,
+    Shape,
+    conv_out,
+    feature_count,
+    needs_rank,
+    padding_amount,
+    same_shape,
+)
+from .tokens import TOKEN_DEFS
 
-Shape = tuple[int, ...]
-LayerSpec = dict[str, Any]
-
-
-# --- shapes and sizes ---------------------------------------------------------------------
-
-
-def conv_out(size: int, k: int, stride: int, pad: int) -> int:
-    """Output length of a convolution or pooling window along one axis: ``(size + 2 pad - k) // stride + 1``."""
-    return (size + 2 * pad - k) // stride + 1
-
-
-def padding_amount(layer: LayerSpec) -> int:
-    """The integer padding of a resolved conv2d layer (``same``: keeps the size at stride 1, odd kernels)."""
-    p = layer["padding"]
-    if p == "valid":
-        return 0
-    if p == "same":
-        k = int(layer["kernel_size"])
-        if k % 2 == 0:
-            raise SpecError(f"{layer['name']}: padding 'same' needs an odd kernel size, got {k}")
-        return (k - 1) // 2
-    return int(p)
-
-
-def conv_arguments(layer: LayerSpec, in_shape: Shape) -> tuple[int, int, int, int, int, bool]:
-    """``(in_channels, filters, kernel_size, stride, padding, bias)`` of a resolved conv2d layer (integer padding)."""
-    return in_shape[0], layer["filters"], layer["kernel_size"], layer["stride"], padding_amount(layer), layer["bias"]
-
-
-def _needs_rank(layer: LayerSpec, shape: Shape, ranks: tuple[int, ...], what: str) -> None:
-    if len(shape) not in ranks:
-        raise SpecError(f"{layer['name']}: {layer['type']} needs {what}, got {shape}")
-
-
-def _same(layer: LayerSpec, shape: Shape) -> Shape:
-    return shape
+# --- shapes ------------------------------------------------------------------------------
 
 
 def _flat_or_maps(layer: LayerSpec, shape: Shape) -> Shape:
-    _needs_rank(layer, shape, (1, 3), "an (F,) or (C, H, W) input")
+    needs_rank(layer, shape, (1, 3), "an (F,) or (C, H, W) input")
+    return shape
+
+
+def _features(layer: LayerSpec, shape: Shape) -> Shape:
+    needs_rank(layer, shape, (1, 2, 3), "an (F,), (T, D) or (C, H, W) input")
     return shape
 
 
@@ -87,24 +69,35 @@ def _dense_shape(layer: LayerSpec, shape: Shape) -> Shape:
     return (layer["units"],)
 
 
-def _conv_shape(layer: LayerSpec, shape: Shape) -> Shape:
-    _needs_rank(layer, shape, (3,), "a (C, H, W) input")
+def _conv_grid(layer: LayerSpec, shape: Shape) -> tuple[int, int]:
+    """``(Ho, Wo)`` of a convolution's output grid."""
+    needs_rank(layer, shape, (3,), "a (C, H, W) input")
     k, s, p = layer["kernel_size"], layer["stride"], padding_amount(layer)
     h, w = conv_out(shape[1], k, s, p), conv_out(shape[2], k, s, p)
     if h < 1 or w < 1:
         raise SpecError(f"{layer['name']}: a {k}x{k} kernel does not fit a {shape[1]}x{shape[2]} input")
-    return (layer["filters"], h, w)
+    return h, w
+
+
+def _conv_shape(layer: LayerSpec, shape: Shape) -> Shape:
+    return (layer["filters"], *_conv_grid(layer, shape))
+
+
+def _depthwise_shape(layer: LayerSpec, shape: Shape) -> Shape:
+    return (shape[0], *_conv_grid(layer, shape))
 
 
 def _pool_shape(layer: LayerSpec, shape: Shape) -> Shape:
-    k, s = layer["size"], layer["stride"]
-    if len(shape) != 3 or shape[1] < k or shape[2] < k:
+    k, s, p = layer["size"], layer["stride"], padding_amount(layer)
+    if len(shape) != 3 or shape[1] + 2 * p < k or shape[2] + 2 * p < k:
         raise SpecError(f"{layer['name']}: a {k}x{k} pool does not fit input {shape}")
-    return (shape[0], conv_out(shape[1], k, s, 0), conv_out(shape[2], k, s, 0))
+    if 2 * p > k:  # a window could then lie wholly in the padding
+        raise SpecError(f"{layer['name']}: padding {p} is more than half the {k}x{k} window")
+    return (shape[0], conv_out(shape[1], k, s, p), conv_out(shape[2], k, s, p))
 
 
 def _gap_shape(layer: LayerSpec, shape: Shape) -> Shape:
-    _needs_rank(layer, shape, (3,), "a (C, H, W) input")
+    needs_rank(layer, shape, (3,), "a (C, H, W) input")
     return (shape[0],)
 
 
@@ -124,6 +117,16 @@ def _residual_shape(layer: LayerSpec, shape: Shape) -> Shape:
     return main
 
 
+def _concat_shape(layer: LayerSpec, shape: Shape) -> Shape:
+    outs = [branch_shape(branch, shape) for branch in layer["branches"]]
+    if any(len(out) not in (1, 3) for out in outs) or len({out[1:] for out in outs}) > 1:
+        raise SpecError(
+            f"{layer['name']}: concat joins (C, H, W) or (F,) branches on their first axis, "
+            f"so they must agree on the others; they give {outs}"
+        )
+    return (sum(out[0] for out in outs), *outs[0][1:])
+
+
 # --- parameter counts (trainable only: running statistics are buffers) ---------------------
 
 
@@ -137,8 +140,13 @@ def _conv_params(layer: LayerSpec, shape: Shape) -> int:
     return f * shape[0] * k * k + (f if layer["bias"] else 0)
 
 
-def _per_channel_affine(layer: LayerSpec, shape: Shape) -> int:
-    return 2 * shape[0]  # a scale and a shift per channel (or feature)
+def _depthwise_params(layer: LayerSpec, shape: Shape) -> int:
+    c, k = shape[0], int(layer["kernel_size"])
+    return c * k * k + (c if layer["bias"] else 0)
+
+
+def _per_feature_affine(layer: LayerSpec, shape: Shape) -> int:
+    return 2 * feature_count(shape)  # a scale and a shift per channel (or feature)
 
 
 # --- derived values -------------------------------------------------------------------------
@@ -157,69 +165,16 @@ def _stride_from_size(layer: LayerSpec, num_classes: int) -> None:
 # --- the registry -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LayerDef:
-    """Everything imgbench knows about one layer type.
-
-    ``keys`` lists every key the type takes (besides ``type``, ``name`` and
-    ``output_shape``) with its check; ``defaults`` gives the optional ones,
-    the rest are required.  ``example`` holds the keys of a small layer of
-    this type and ``example_input`` an input shape it fits: the registry test
-    builds it in every engine.
-    """
-
-    type: str
-    short: str
-    output_shape: Callable[[LayerSpec, Shape], Shape]
-    example: Mapping[str, Any]
-    example_input: Shape
-    keys: Mapping[str, Key] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    params: Callable[[LayerSpec, Shape], int] | None = None  # None: no trainable parameters of its own
-    derive: Callable[[LayerSpec, int], None] | None = None  # fills values that depend on other keys
-    children: Mapping[str, str] = field(default_factory=dict)  # nested layer-list key -> name suffix
-    mixes_batch: bool = False  # an example's output depends on the rest of the batch
-    has_feature_maps: bool = False  # its (C, H, W) output is worth drawing as feature maps
-    convolutional: bool = False  # a learned convolution (channels-last and half-batch pay off)
-    classifier: bool = False  # a learned map of flat features: the last one gives the logits
-    identity_at_inference: bool = False  # skipped when looking for the layer that feeds the classifier
-
-    @property
-    def has_params(self) -> bool:
-        """Whether the layer trains parameters of its own (children not counted)."""
-        return self.params is not None
-
-    def check(self, layer: LayerSpec, num_classes: int) -> None:
-        """Fill derived values, then check ``layer``'s keys: none unknown, none missing, each acceptable."""
-        if not isinstance(layer["name"], str) or not layer["name"]:
-            raise SpecError(f"a {self.type} layer's name must be a non-empty string, got {layer['name']!r}")
-        known = {"type", "name", "output_shape", *self.keys}
-        for key in layer:
-            if key not in known:
-                hint = did_you_mean(key, known - {"type", "output_shape"})
-                raise SpecError(
-                    f"{layer['name']}: unknown key '{key}' for a {self.type} layer{hint}; "
-                    f"it takes {', '.join(self.keys) or 'no keys'}"
-                )
-        for key in self.keys:
-            if key not in layer:
-                raise SpecError(f"{layer['name']}: a {self.type} layer needs '{key}'")
-        if self.derive is not None:
-            self.derive(layer, num_classes)
-        for key, rule in self.keys.items():
-            rule.check(layer, key)
-
-
 def _pool(name: str, example: Mapping[str, Any], example_input: Shape) -> LayerDef:
-    """Pooling over size x size windows, no padding; the stride is the size unless given."""
+    """Pooling over size x size windows; the stride is the size unless given; no padding unless given."""
     return LayerDef(
         name,
         "pool",
         _pool_shape,
         example,
         example_input,
-        keys={"size": POSITIVE_INT, "stride": POSITIVE_INT},
-        defaults={"size": 2, "stride": None},
+        keys={"size": POSITIVE_INT, "stride": POSITIVE_INT, "padding": PADDING},
+        defaults={"size": 2, "stride": None, "padding": "valid"},
         derive=_stride_from_size,
         has_feature_maps=True,
     )
@@ -227,8 +182,11 @@ def _pool(name: str, example: Mapping[str, Any], example_input: Shape) -> LayerD
 
 def _activation(name: str, keys: Mapping[str, Key] | None = None, **defaults: Any) -> LayerDef:
     """An elementwise layer: output shape = input shape, no parameters, named after its type."""
-    return LayerDef(name, name, _same, dict(defaults), (2, 3, 3), keys=keys or {}, defaults=defaults)
+    return LayerDef(name, name, same_shape, dict(defaults), (2, 3, 3), keys=keys or {}, defaults=defaults)
 
+
+_CONV_KEYS = {"kernel_size": POSITIVE_INT, "stride": POSITIVE_INT, "padding": PADDING, "bias": BOOL, "init": INIT}
+_CONV_DEFAULTS = {"stride": 1, "padding": "valid", "bias": True, "init": "he_uniform"}
 
 _DEFS = (
     # y = x W^T + b; units: a number or 'num_classes'
@@ -251,28 +209,36 @@ _DEFS = (
         _conv_shape,
         {"filters": 3, "kernel_size": 3, "stride": 2, "padding": 1},
         (2, 5, 5),
-        keys={
-            "filters": POSITIVE_INT,
-            "kernel_size": POSITIVE_INT,
-            "stride": POSITIVE_INT,
-            "padding": PADDING,
-            "bias": BOOL,
-            "init": INIT,
-        },
-        defaults={"stride": 1, "padding": "valid", "bias": True, "init": "he_uniform"},
+        keys={"filters": POSITIVE_INT, **_CONV_KEYS},
+        defaults=_CONV_DEFAULTS,
         params=_conv_params,
         has_feature_maps=True,
         convolutional=True,
     ),
-    _pool("maxpool2d", {"size": 3, "stride": 2}, (2, 5, 5)),  # the maximum of each window
-    _pool("avgpool2d", {"size": 2}, (2, 4, 4)),  # the mean of each window
+    # one k x k filter per channel (depth multiplier 1), weight (C, 1, k, k); a 1x1 conv2d mixes the channels
+    LayerDef(
+        "depthwiseconv2d",
+        "dwconv",
+        _depthwise_shape,
+        {"kernel_size": 3, "stride": 2, "padding": 1},
+        (2, 5, 5),
+        keys=_CONV_KEYS,
+        defaults=_CONV_DEFAULTS,
+        params=_depthwise_params,
+        has_feature_maps=True,
+        convolutional=True,
+    ),
+    # the maximum of each window (padding never wins: it counts as -infinity)
+    _pool("maxpool2d", {"size": 3, "stride": 2}, (2, 5, 5)),
+    # the mean of each window (padding counts as zeros, PyTorch's count_include_pad)
+    _pool("avgpool2d", {"size": 2}, (2, 4, 4)),
     LayerDef("globalavgpool2d", "gap", _gap_shape, {}, (3, 3, 3)),  # (C, H, W) -> (C,): the mean of each map
     LayerDef("flatten", "flatten", _flatten_shape, {}, (2, 3, 3)),  # (C, H, W) -> (C*H*W,) in C order
     # inverted dropout while training; the identity at inference
     LayerDef(
         "dropout",
         "dropout",
-        _same,
+        same_shape,
         {"rate": 0.3},
         (6,),
         keys={"rate": RATE},
@@ -289,25 +255,29 @@ _DEFS = (
         (3, 2, 2),
         keys={"momentum": FRACTION, "eps": POSITIVE},
         defaults={"momentum": 0.1, "eps": 1e-5},
-        params=_per_channel_affine,
+        params=_per_feature_affine,
         mixes_batch=True,  # statistics over the batch
     ),
-    # per example, over the feature axis of (F,) or the channel axis at each position of (C, H, W)
+    # per example, over the feature axis: the F features of (F,), the D of each token of (T, D),
+    # the C channels at each position of (C, H, W)
     LayerDef(
         "layernorm",
         "ln",
-        _flat_or_maps,
+        _features,
         {"eps": 1e-3},
         (3, 2, 2),
         keys={"eps": POSITIVE},
         defaults={"eps": 1e-5},
-        params=_per_channel_affine,
+        params=_per_feature_affine,
     ),
     _activation("relu"),
+    LayerDef("relu6", "relu6_", same_shape, {}, (2, 3, 3)),  # min(max(x, 0), 6) (MobileNet); named relu6_1, ...
     _activation("leakyrelu", {"negative_slope": NUMBER}, negative_slope=0.01),
     _activation("sigmoid"),
     _activation("tanh"),
-    _activation("softmax"),  # over the channel / feature axis
+    _activation("silu"),  # x * sigmoid(x), also called swish
+    # over the channel / feature axis (not tokens: their feature axis is another one in each framework)
+    LayerDef("softmax", "softmax", _flat_or_maps, {}, (2, 3, 3)),
     _activation("gelu"),  # exact: x * Phi(x) with the normal CDF Phi (erf), not the tanh approximation
     # y = main(x) + shortcut(x); 'shortcut': projection layers, the identity when empty
     LayerDef(
@@ -324,8 +294,26 @@ _DEFS = (
         children={"layers": ".", "shortcut": ".sc."},
         has_feature_maps=True,
     ),
+    # y = the branches' outputs side by side on the channel axis (Inception); an empty branch passes x on
+    LayerDef(
+        "concat",
+        "cat",
+        _concat_shape,
+        {
+            "branches": [
+                [{"type": "conv2d", "filters": 2, "kernel_size": 1}],
+                [{"type": "maxpool2d", "size": 3, "stride": 1, "padding": 1}, {"type": "silu"}],
+                [],
+            ]
+        },
+        (2, 4, 4),
+        keys={"branches": BRANCHES},
+        children={"branches": ".b"},  # cat1.b1.conv1, cat1.b2.pool1, ...
+        parallel=True,
+        has_feature_maps=True,
+    ),
 )
-LAYERS: dict[str, LayerDef] = {d.type: d for d in _DEFS}
+LAYERS: dict[str, LayerDef] = {d.type: d for d in (*_DEFS, *TOKEN_DEFS)}
 
 
 def layer_def(type_name: Any) -> LayerDef:
@@ -337,12 +325,23 @@ def layer_def(type_name: Any) -> LayerDef:
     return LAYERS[kind]
 
 
+def child_lists(layer: LayerSpec) -> Iterator[tuple[list[LayerSpec], str]]:
+    """Each layer list nested in a block, with the name prefix of its layers (``res1.``, ``res1.sc.``, ``cat1.b2.``)."""
+    ldef = LAYERS[layer["type"]]
+    for key, suffix in ldef.children.items():
+        if ldef.parallel:
+            for i, branch in enumerate(layer[key], 1):
+                yield branch, f"{layer['name']}{suffix}{i}."
+        else:
+            yield layer[key], layer["name"] + suffix
+
+
 def walk(layers: list[LayerSpec]) -> Iterator[LayerSpec]:
-    """Every layer of a resolved list, depth first: a block, then its children in key order."""
+    """Every layer of a resolved list, depth first: a block, then its children in key (and branch) order."""
     for layer in layers:
         yield layer
-        for key in LAYERS[layer["type"]].children:
-            yield from walk(layer[key])
+        for branch, _ in child_lists(layer):
+            yield from walk(branch)
 
 
 def _any_layer(spec: Mapping[str, Any], flag: str) -> bool:

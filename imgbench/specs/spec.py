@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .keys import SpecError
-from .layers import LAYERS, LayerSpec, Shape, layer_def, walk
+from .layerdef import LayerSpec, Shape
+from .layers import LAYERS, child_lists, layer_def, walk
 
 Spec = dict[str, Any]
 
@@ -38,17 +39,14 @@ def _resolve_layers(
         if not isinstance(raw, dict) or "type" not in raw:
             raise SpecError(f"each layer must be a dict with a 'type', found {raw!r}")
         ldef = layer_def(raw["type"])
-        layer = {
-            "type": ldef.type,
-            **copy.deepcopy(dict(ldef.defaults)),
-            **{k: v for k, v in raw.items() if k != "type"},
-        }
+        # Copies all the way down: nested layer lists are resolved in place below.
+        layer = {"type": ldef.type, **copy.deepcopy({**ldef.defaults, **{k: v for k, v in raw.items() if k != "type"}})}
         if "name" not in layer:
             counter[ldef.short] = counter.get(ldef.short, 0) + 1
             layer["name"] = f"{prefix}{ldef.short}{counter[ldef.short]}"
         ldef.check(layer, num_classes)
-        for key, suffix in ldef.children.items():
-            layer[key], _ = _resolve_layers(layer[key], shape, num_classes, {}, layer["name"] + suffix)
+        for branch, child_prefix in child_lists(layer):
+            branch[:] = _resolve_layers(branch, shape, num_classes, {}, child_prefix)[0]
         shape = ldef.output_shape(layer, shape)
         layer["output_shape"] = list(shape)
         out.append(layer)
@@ -87,7 +85,7 @@ def _layer_params(layer: LayerSpec, in_shape: Shape) -> int:
     """Trainable parameters of a resolved layer, its children included."""
     ldef = LAYERS[layer["type"]]
     own = ldef.params(layer, in_shape) if ldef.params is not None else 0
-    return own + sum(_count(layer[key], in_shape) for key in ldef.children)
+    return own + sum(_count(branch, in_shape) for branch, _ in child_lists(layer))
 
 
 def _count(layers: list[LayerSpec], shape: Shape) -> int:

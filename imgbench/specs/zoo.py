@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .keys import SpecError
-from .layers import LayerSpec
+from .layerdef import LayerSpec
 from .spec import Spec, load_spec_file, param_count, resolve
 
 ZooModel = Callable[[list[int], int], list[LayerSpec]]
@@ -158,6 +158,71 @@ def resnet_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
     return layers + [{"type": "globalavgpool2d"}, _logits()]
 
 
+def _conv_bn(filters: int, k: int, act: LayerSpec = RELU, **conv: Any) -> list[LayerSpec]:
+    """Convolution without bias (BatchNorm's shift replaces it), BatchNorm, activation."""
+    return [_conv(filters, k, bias=False, **conv), {"type": "batchnorm"}, act]
+
+
+RELU6: LayerSpec = {"type": "relu6"}
+
+
+def _separable(filters: int, stride: int) -> list[LayerSpec]:
+    """MobileNet's depthwise-separable block: a 3x3 depthwise conv filters each channel, a 1x1 conv mixes them."""
+    depthwise = {"type": "depthwiseconv2d", "kernel_size": 3, "stride": stride, "padding": 1, "bias": False}
+    return [depthwise, {"type": "batchnorm"}, RELU6, *_conv_bn(filters, 1, RELU6)]
+
+
+def mobilenet_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
+    """MobileNet-style: 3x3 conv stem, five depthwise-separable blocks (64-256 filters, BatchNorm, ReLU6), GAP."""
+    blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]
+    layers = _conv_bn(32, 3, RELU6, padding="same")
+    for filters, stride in blocks:
+        layers += _separable(filters, stride)
+    return layers + [{"type": "globalavgpool2d"}, _logits()]
+
+
+def _inception(c1: int, c3: int, c5: int, pool: int) -> LayerSpec:
+    """Inception module: 1x1, 1x1 -> 3x3, 1x1 -> two 3x3 (a 5x5's field) and 3x3 max-pool -> 1x1 branches."""
+    return {
+        "type": "concat",
+        "branches": [
+            _conv_bn(c1, 1),
+            _conv_bn(c3 // 2, 1) + _conv_bn(c3, 3, padding="same"),
+            _conv_bn(c5 // 2, 1) + _conv_bn(c5, 3, padding="same") + _conv_bn(c5, 3, padding="same"),
+            [{"type": "maxpool2d", "size": 3, "stride": 1, "padding": 1}, *_conv_bn(pool, 1)],
+        ],
+    }
+
+
+def inception_small(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
+    """Inception-style (GoogLeNet with BatchNorm): conv stem, three Inception modules (64, 96, 128 maps), GAP."""
+    pool = {"type": "maxpool2d", "size": 2}
+    return [
+        *_conv_bn(32, 3, padding="same"),
+        pool,
+        _inception(16, 24, 12, 12),
+        _inception(24, 40, 16, 16),
+        pool,
+        _inception(32, 56, 24, 16),
+        {"type": "globalavgpool2d"},
+        _logits(),
+    ]
+
+
+def vit_tiny(input_shape: list[int], num_classes: int) -> list[LayerSpec]:
+    """ViT (Dosovitskiy et al. 2021), tiny: 4x4 patches, width 64, 6 pre-norm blocks of 4 heads, class token."""
+    block = {"type": "transformer", "heads": 4, "mlp_ratio": 2}
+    return [
+        {"type": "patchembed", "patch_size": 4, "dim": 64},
+        {"type": "classtoken"},
+        {"type": "posembed"},
+        *(dict(block) for _ in range(6)),
+        {"type": "layernorm"},
+        {"type": "tokenpool", "mode": "class"},
+        _logits(),
+    ]
+
+
 ZOO: dict[str, ZooModel] = {
     "mlp": mlp,
     "mlp-small": mlp_small,
@@ -171,6 +236,9 @@ ZOO: dict[str, ZooModel] = {
     "cnn-250k": _matched(_cnn, 250_000, "cnn-250k"),
     "vgg-small": vgg_small,
     "resnet-small": resnet_small,
+    "mobilenet-small": mobilenet_small,
+    "inception-small": inception_small,
+    "vit-tiny": vit_tiny,
 }
 
 

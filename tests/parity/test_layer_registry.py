@@ -1,7 +1,8 @@
 """Every registered layer type, in every engine, from the registry alone.
 
 For each type the registry's own example layer becomes a tiny model
-(``[example, flatten if it gives feature maps]``).  Each engine must build it
+(``[example, flatten if it gives feature maps or tokens]``); a few more
+cases reach options the examples leave out.  Each engine must build it
 with the registry's parameter count and, given the NumPy model's weights,
 compute the same outputs and the same input gradient.  The NumPy layers
 also pass a float64 finite-difference check.  A type registered without a
@@ -26,18 +27,35 @@ TYPES = sorted(LAYERS)
 TOL = 1e-4
 BATCH = 3
 
+# Options that the registry's one example per type leaves out: (layer, input shape).
+MORE_CASES = {
+    "maxpool2d-same": ({"type": "maxpool2d", "size": 3, "stride": 1, "padding": "same"}, (2, 4, 4)),
+    "avgpool2d-padded": ({"type": "avgpool2d", "size": 3, "stride": 2, "padding": 1}, (2, 5, 5)),
+    "depthwiseconv2d-same-no-bias": (
+        {"type": "depthwiseconv2d", "kernel_size": 3, "padding": "same", "bias": False},
+        (3, 4, 4),
+    ),
+    "layernorm-features": ({"type": "layernorm"}, (5,)),
+    "layernorm-tokens": ({"type": "layernorm", "eps": 1e-3}, (3, 4)),
+    "concat-features": ({"type": "concat", "branches": [[{"type": "dense", "units": 2}], []]}, (3,)),
+    "patchembed-no-bias": ({"type": "patchembed", "patch_size": 3, "dim": 4, "bias": False}, (2, 6, 3)),
+    "transformer-one-head": ({"type": "transformer", "heads": 1, "mlp_ratio": 1}, (2, 3)),
+    "tokenpool-mean": ({"type": "tokenpool", "mode": "mean"}, (3, 4)),
+}
+CASES = {**{kind: ({"type": kind, **LAYERS[kind].example}, LAYERS[kind].example_input) for kind in TYPES}, **MORE_CASES}
 
-def tiny_spec(kind: str) -> dict:
-    """The registry's example of ``kind`` as a whole model whose logits are its (flattened) output."""
-    ldef = LAYERS[kind]
-    layers = [{"type": kind, **copy.deepcopy(dict(ldef.example))}]
-    shape = output_shape(layers, ldef.example_input, num_classes=2)
+
+def tiny_spec(case: str) -> dict:
+    """The layer of ``case`` as a whole model whose logits are its (flattened) output."""
+    layer, input_shape = CASES[case]
+    layers = [copy.deepcopy(layer)]
+    shape = output_shape(layers, input_shape, num_classes=2)
     if len(shape) > 1:
         layers.append({"type": "flatten"})
     return resolve(
         {
-            "name": f"tiny-{kind}",
-            "input_shape": list(ldef.example_input),
+            "name": f"tiny-{case}",
+            "input_shape": list(input_shape),
             "num_classes": math.prod(shape),
             "layers": layers,
         }
@@ -62,7 +80,7 @@ def _inputs(spec: dict, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     return X, dY
 
 
-@pytest.fixture(scope="module", params=TYPES)
+@pytest.fixture(scope="module", params=list(CASES))
 def reference(request):
     """``(kind, spec, NumPy state, X, dY, logits, dX)``: the NumPy engine's answers, float32, inference mode."""
     spec = tiny_spec(request.param)

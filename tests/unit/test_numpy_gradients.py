@@ -8,19 +8,31 @@ import pytest
 from imgbench.engines.numpy import (
     AvgPool2D,
     BatchNorm,
+    ClassToken,
+    Concat,
     Conv2D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAvgPool2D,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    MultiHeadAttention,
     NumpyModel,
+    PatchEmbed,
+    PositionEmbedding,
     ReLU,
+    ReLU6,
+    Sequential,
     Sigmoid,
+    SiLU,
     Softmax,
     SoftmaxCrossEntropy,
     Tanh,
+    TokenPool,
+    TransformerBlock,
 )
 from imgbench.engines.numpy import reference as ref
 from imgbench.engines.numpy.model import Residual
@@ -50,8 +62,10 @@ def numeric_grad(f, arr):
 
 
 def check_layer(layer, x, training=True, reseed=None):
-    """Compare backward() with finite differences for input and every parameter."""
-    layer.astype(np.float64)
+    """Compare backward() with finite differences for input and every parameter (a block's: its leaves')."""
+    leaves = [leaf for _, leaf in layer.named_layers()]
+    for leaf in leaves:
+        leaf.astype(np.float64)
     rng = np.random.default_rng(0)
 
     def run():
@@ -62,12 +76,14 @@ def check_layer(layer, x, training=True, reseed=None):
     dy = rng.standard_normal(run().shape)
     loss = lambda: float((run() * dy).sum())  # noqa: E731
     run()
-    layer.zero_grad()
+    for leaf in leaves:
+        leaf.zero_grad()
     dx = layer.backward(dy)
     assert rel_error(dx, numeric_grad(loss, x)) < 1e-6
-    for k, p in layer.params.items():
-        analytic = layer.grads[k].copy()
-        assert rel_error(analytic, numeric_grad(loss, p)) < 1e-6, k
+    for leaf in leaves:
+        for k, p in leaf.params.items():
+            analytic = leaf.grads[k].copy()
+            assert rel_error(analytic, numeric_grad(loss, p)) < 1e-6, f"{leaf.name}.{k}"
 
 
 @pytest.fixture
@@ -101,7 +117,7 @@ def test_dense():
     check_layer(layer, np.random.default_rng(1).standard_normal((4, 5)))
 
 
-@pytest.mark.parametrize("layer", [ReLU(), LeakyReLU(0.1), Sigmoid(), Tanh(), Softmax(), Flatten()])
+@pytest.mark.parametrize("layer", [ReLU(), LeakyReLU(0.1), Sigmoid(), Tanh(), SiLU(), Softmax(), Flatten()])
 def test_elementwise(layer):
     x = np.random.default_rng(5).standard_normal((3, 4)) + 0.05  # keep away from ReLU's kink at 0
     if isinstance(layer, Flatten):
@@ -140,6 +156,107 @@ def test_residual_with_projection(x4):
     for _, sub in layer.named_layers():
         sub.astype(np.float64)
     check_layer(layer, x4)
+
+
+def test_relu6_passes_gradient_only_between_its_kinks():
+    x = np.random.default_rng(5).standard_normal((4, 5)) * 5 + 0.05  # well beyond 6 and below 0
+    check_layer(ReLU6(), x)
+    layer = ReLU6()
+    np.testing.assert_array_equal(layer.forward(np.array([-1.0, 0.0, 3.0, 6.0, 7.0])), [0, 0, 3, 6, 6])
+    np.testing.assert_array_equal(layer.backward(np.ones(5)), [0, 0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("stride,pad,bias", [(1, 0, True), (2, 1, True), (1, 2, False), (3, 0, True)])
+def test_depthwise_conv2d(x4, stride, pad, bias):
+    layer = DepthwiseConv2D(3, 3, stride=stride, padding=pad, bias=bias, rng=np.random.default_rng(2))
+    if bias:
+        layer.params["bias"][:] = np.random.default_rng(3).standard_normal(3)
+    check_layer(layer, x4)
+
+
+@pytest.mark.parametrize("cls,k,s,p", [(MaxPool2D, 3, 1, 1), (MaxPool2D, 3, 2, 1), (AvgPool2D, 3, 1, 1)])
+def test_padded_pooling(x4, cls, k, s, p):
+    check_layer(cls(k, s, p), x4)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (2, 4, 3, 2)])
+def test_layernorm_on_features_tokens_and_maps(shape):
+    rng = np.random.default_rng(8)
+    layer = LayerNorm(4)
+    layer.params["weight"][:] = rng.uniform(0.5, 1.5, 4)
+    layer.params["bias"][:] = rng.standard_normal(4)
+    x = rng.standard_normal(shape) * 2 + 1
+    check_layer(layer, x)
+    axis = 1 if len(shape) == 4 else -1  # the feature axis: channels of maps, the last axis otherwise
+    x_hat = (np.moveaxis(layer.forward(x), axis, -1) - layer.params["bias"]) / layer.params["weight"]
+    np.testing.assert_allclose(x_hat.mean(axis=-1), 0, atol=1e-12)
+    np.testing.assert_allclose(x_hat.var(axis=-1), 1, atol=1e-4)  # eps keeps it a little under 1
+
+
+def test_concat_of_branches(x4):
+    layer = Concat(
+        [
+            Sequential([Conv2D(3, 2, 1, rng=np.random.default_rng(1)), Tanh()]),
+            Sequential([MaxPool2D(3, 1, 1), Conv2D(3, 1, 3, padding=1, rng=np.random.default_rng(2))]),
+            Sequential([]),
+        ]
+    )
+    assert layer.forward(x4).shape == (2, 6, 7, 6)
+    check_layer(layer, x4)
+
+
+def test_patch_embed_tokens(x4):
+    layer = PatchEmbed(3, 5, 3, rng=np.random.default_rng(4))
+    layer.params["bias"][:] = np.random.default_rng(5).standard_normal(5)
+    x = x4[:, :, :6, :6]
+    check_layer(layer, x)
+    # The same as a convolution with kernel = stride = p, its 2x2 grid read row by row.
+    conv = Conv2D(3, 5, 3, stride=3, rng=np.random.default_rng(0)).astype(np.float64)
+    conv.params["weight"][:], conv.params["bias"][:] = layer.params["weight"], layer.params["bias"]
+    expected = conv.forward(x).reshape(2, 5, 4).transpose(0, 2, 1)
+    np.testing.assert_allclose(layer.forward(x), expected, atol=1e-12)
+
+
+@pytest.fixture
+def tokens():
+    return np.random.default_rng(6).standard_normal((2, 5, 4))
+
+
+@pytest.mark.parametrize("mode", ["class", "mean"])
+def test_token_pool(tokens, mode):
+    check_layer(TokenPool(mode), tokens)
+
+
+def test_class_token_and_position_embedding(tokens):
+    cls = ClassToken(4, rng=np.random.default_rng(1))
+    assert cls.forward(tokens).shape == (2, 6, 4)
+    check_layer(cls, tokens)
+    check_layer(PositionEmbedding(5, 4, rng=np.random.default_rng(2)), tokens)
+
+
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_multi_head_attention(tokens, heads):
+    layer = MultiHeadAttention(4, heads, rng=np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    for k in ("in_proj_bias", "out_proj.bias"):
+        layer.params[k][:] = rng.standard_normal(layer.params[k].shape)
+    check_layer(layer, tokens)
+
+
+def test_attention_weights_sum_to_one_and_mix_only_within_an_example(tokens):
+    layer = MultiHeadAttention(4, 2, rng=np.random.default_rng(3))
+    y = layer.forward(tokens)
+    assert np.allclose(layer.cache[4].sum(axis=-1), 1.0)  # each query's weights over the keys
+    other = tokens.copy()
+    other[1] += 1.0
+    np.testing.assert_array_equal(layer.forward(other)[0], y[0])
+
+
+def test_transformer_block(tokens):
+    block = TransformerBlock(4, 2, 8, rng=np.random.default_rng(5), name="block1")
+    names = [name for name, _ in block.named_layers()]
+    assert names == [f"block1.{n}" for n in ("norm1", "self_attn", "norm2", "linear1", "activation", "linear2")]
+    check_layer(block, tokens)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
@@ -207,6 +324,37 @@ def test_conv_matches_loop_reference(stride, pad, k):
     np.testing.assert_allclose(dx, rdx, atol=1e-12)
     np.testing.assert_allclose(layer.grads["weight"], rdw, atol=1e-12)
     np.testing.assert_allclose(layer.grads["bias"], rdb, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride,pad,k", [(1, 0, 3), (2, 1, 3), (1, 2, 5), (2, 0, 2)])
+def test_depthwise_conv_matches_loop_reference(stride, pad, k):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 9, 8))
+    layer = DepthwiseConv2D(3, k, stride=stride, padding=pad, rng=rng).astype(np.float64)
+    layer.params["bias"][:] = rng.standard_normal(3)
+    w = layer.params["weight"]
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, ref.depthwise_conv2d_loops(x, w, layer.params["bias"], stride, pad), atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    rdx, rdw, rdb = ref.depthwise_conv2d_backward_loops(x, w, dy, stride, pad)
+    np.testing.assert_allclose(dx, rdx, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["weight"], rdw, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["bias"], rdb, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls,mode,fill", [(MaxPool2D, "max", -np.inf), (AvgPool2D, "avg", 0.0)])
+def test_padded_pool_matches_loop_reference_on_a_padded_input(cls, mode, fill):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 7, 6))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=fill)
+    layer = cls(3, 2, 1)
+    y = layer.forward(x)
+    ry, arg = ref.pool2d_loops(xp, 3, 2, mode)
+    np.testing.assert_allclose(y, ry, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    rdx = ref.pool2d_backward_loops(xp.shape, dy, 3, 2, arg if mode == "max" else None)[:, :, 1:-1, 1:-1]
+    np.testing.assert_allclose(layer.backward(dy), rdx, atol=1e-12)
 
 
 @pytest.mark.parametrize(

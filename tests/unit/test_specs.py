@@ -151,12 +151,19 @@ def test_every_registered_example_resolves_and_counts():
             }
         )
         assert spec["layers"][0]["name"].startswith(ldef.short)
-        assert (param_count(spec) > 0) == ldef.has_params or kind == "residual"
+        assert (param_count(spec) > 0) == ldef.has_params or bool(ldef.children)  # blocks count their children
         assert resolve(spec) == spec  # resolving twice changes nothing (runs re-resolve their stored spec)
 
 
 def test_registry_flags_replace_lists_of_types():
-    assert types_with("has_feature_maps") == {"conv2d", "maxpool2d", "avgpool2d", "residual"}
+    assert types_with("has_feature_maps") == {
+        "conv2d",
+        "depthwiseconv2d",
+        "maxpool2d",
+        "avgpool2d",
+        "residual",
+        "concat",
+    }
     assert types_with("mixes_batch") == {"batchnorm", "dropout"}
     resnet, mlp = build_spec("resnet-small", [3, 32, 32], 10), build_spec("mlp", [1, 28, 28], 10)
     assert is_convolutional(resnet) and mixes_batch(resnet)  # nested blocks are searched too
@@ -181,3 +188,102 @@ def test_layernorm_and_gelu_resolve_with_their_defaults():
     assert ln == {"type": "layernorm", "eps": 1e-5, "name": "ln1", "output_shape": [4, 2, 2]}
     assert gelu["name"] == "gelu1"
     assert [r["params"] for r in layer_table(spec)] == [76, 8, 0, 0, 51]
+
+
+# --- the layers of issue 16 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer,shape,match",
+    [
+        ({"type": "maxpool2d", "size": 3, "padding": 2}, (1, 8, 8), "padding 2 is more than half the 3x3 window"),
+        ({"type": "avgpool2d", "size": 2, "padding": "same"}, (1, 8, 8), "'same' needs an odd kernel size"),
+        ({"type": "depthwiseconv2d", "kernel_size": 5}, (2, 4, 4), "a 5x5 kernel does not fit a 4x4 input"),
+        ({"type": "depthwiseconv2d", "kernel_size": 3, "filters": 4}, (2, 4, 4), "unknown key 'filters'"),
+        ({"type": "concat", "branches": [[]]}, (2, 4, 4), "branches must be a list of two or more layer lists"),
+        (
+            {"type": "concat", "branches": [[{"type": "maxpool2d", "size": 2}], []]},
+            (2, 4, 4),
+            r"must agree on the others; they give \[\(2, 2, 2\), \(2, 4, 4\)\]",
+        ),
+        ({"type": "patchembed", "patch_size": 3, "dim": 8}, (1, 8, 8), "patch size 3 does not divide the 8x8 input"),
+        ({"type": "mha", "heads": 3}, (5, 8), "3 heads do not divide the token width 8"),
+        ({"type": "transformer"}, (5, 8), "a transformer layer needs 'heads'"),
+        ({"type": "transformer", "heads": 2, "mlp_ratio": 1.5}, (5, 8), "mlp_ratio must be a positive integer"),
+        ({"type": "tokenpool", "mode": "cls"}, (5, 8), "mode must be one of class, mean, got 'cls'"),
+        ({"type": "classtoken"}, (1, 8, 8), r"classtoken needs a \(T, D\) token input"),
+        ({"type": "softmax"}, (5, 8), r"softmax needs an \(F,\) or \(C, H, W\) input"),
+    ],
+)
+def test_new_layer_keys_and_shapes_are_checked(layer, shape, match):
+    with pytest.raises(SpecError, match=match):
+        _one(layer, shape)
+
+
+def test_concat_names_its_branches_and_sums_their_channels():
+    cat = {
+        "type": "concat",
+        "branches": [
+            [{"type": "conv2d", "filters": 3, "kernel_size": 1}],
+            [
+                {"type": "maxpool2d", "size": 3, "stride": 1, "padding": 1},
+                {"type": "conv2d", "filters": 2, "kernel_size": 1},
+            ],
+            [],
+        ],
+    }
+    layers = [cat, {"type": "globalavgpool2d"}, {"type": "dense", "units": 3}]
+    spec = resolve({"input_shape": [4, 5, 5], "num_classes": 3, "layers": layers})
+    assert "name" not in layers[0]["branches"][0][0]  # the caller's spec is left as it was
+    cat = spec["layers"][0]
+    assert cat["output_shape"] == [9, 5, 5]
+    assert [[l["name"] for l in b] for b in cat["branches"]] == [
+        ["cat1.b1.conv1"],
+        ["cat1.b2.pool1", "cat1.b2.conv1"],
+        [],
+    ]
+    assert layer_table(spec)[0]["params"] == (4 * 3 + 3) + (4 * 2 + 2)
+    assert resolve(spec) == spec
+
+
+def test_token_layers_shapes_and_counts():
+    spec = resolve(
+        {
+            "input_shape": [3, 8, 12],
+            "num_classes": 5,
+            "layers": [
+                {"type": "patchembed", "patch_size": 4, "dim": 16},
+                {"type": "classtoken"},
+                {"type": "posembed"},
+                {"type": "mha", "heads": 4},
+                {"type": "transformer", "heads": 2},
+                {"type": "layernorm"},
+                {"type": "tokenpool", "mode": "class"},
+                {"type": "dense", "units": "num_classes"},
+            ],
+        }
+    )
+    rows = layer_table(spec)
+    assert [r["output_shape"] for r in rows[:6]] == [[6, 16], [7, 16], [7, 16], [7, 16], [7, 16], [7, 16]]
+    assert rows[6]["output_shape"] == [16]
+    attention = 4 * (16 * 16 + 16)
+    mlp = (16 * 64 + 64) + (64 * 16 + 16)  # mlp_ratio 4 by default
+    assert [r["params"] for r in rows] == [16 * 3 * 16 + 16, 16, 7 * 16, attention, attention + 4 * 16 + mlp, 32, 0, 85]
+    assert [r["name"] for r in rows] == ["patch1", "cls1", "pos1", "mha1", "block1", "ln1", "tokpool1", "dense1"]
+    assert spec["layers"][4]["eps"] == 1e-5 and spec["layers"][4]["init"] == "glorot_uniform"
+    assert spec["layers"][6]["mode"] == "class" and is_convolutional(spec) and not mixes_batch(spec)
+
+
+@pytest.mark.parametrize(
+    "model,counts",
+    [
+        ("mobilenet-small", (136_202, 136_778)),
+        ("inception-small", (53_846, 54_422)),
+        ("vit-tiny", (205_962, 208_970)),
+    ],
+)
+def test_new_zoo_models_fit_mnist_and_cifar(model, counts):
+    for shape, count in zip(([1, 28, 28], [3, 32, 32]), counts, strict=True):
+        spec = build_spec(model, shape, 10)
+        assert param_count(spec) == count and spec["layers"][-1]["output_shape"] == [10]
+    assert ZOO[model].__doc__

@@ -8,10 +8,14 @@ Differences from Keras's own defaults that the spec overrides here:
   GlorotNormal are truncated), biases start at zero;
 - BatchNorm: Keras's ``momentum`` is PyTorch's ``1 - momentum`` (0.9 for the
   spec's 0.1) and ``epsilon`` is the spec's (1e-5, not Keras's 1e-3; LayerNorm too);
+- initialisers see imgbench's fans: depthwise and attention kernels are drawn
+  in imgbench's layout and reshaped; class tokens and position embeddings start as N(0, 0.02^2);
 - padding: explicit ``ZeroPadding2D`` then a ``valid`` convolution, because
-  TensorFlow's ``same`` pads asymmetrically for stride 2;
+  TensorFlow's ``same`` pads asymmetrically for stride 2 (max pooling pads
+  with -infinity instead, average pooling counts the zeros, as PyTorch);
 - flatten: the NHWC feature map is permuted to channels-first before
-  ``Flatten``, so dense weights see the same order as in PyTorch and NumPy.
+  ``Flatten``, so dense weights see the same order as in PyTorch and NumPy;
+- tokens are (N, T, D); a transformer block is one Keras layer with PyTorch's sublayers.
 """
 
 from __future__ import annotations
@@ -28,12 +32,17 @@ import numpy as np  # noqa: E402
 
 from ...errors import ImgbenchError  # noqa: E402
 from ...specs import LAYERS, walk  # noqa: E402
-from ...specs.layers import padding_amount  # noqa: E402
+from ...specs.layerdef import padding_amount  # noqa: E402
+from ...specs.tokens import TOKEN_INIT_STD, mlp_width  # noqa: E402
 from .layout import (  # noqa: E402
+    attention_from_keras,
+    attention_to_keras,
     conv_kernel_from_keras,
     conv_kernel_to_keras,
     dense_kernel_from_keras,
     dense_kernel_to_keras,
+    depthwise_kernel_from_keras,
+    depthwise_kernel_to_keras,
 )
 
 
@@ -46,6 +55,22 @@ def _init(name: str):
     }[name]
 
 
+class _DrawnAs(keras.initializers.Initializer):
+    """Draws ``shape`` from ``init``, reshaped to the kernel's: Keras's own kernel shape would give other fans.
+
+    A depthwise kernel (k, k, C, 1) is drawn as (k, k, 1, C), attention kernels (D, H, d), (H, d, D) as (D, D).
+    """
+
+    def __init__(self, init: str, shape: tuple[int, ...]):
+        self.init, self.shape = init, tuple(shape)
+
+    def __call__(self, shape, dtype=None):
+        return keras.ops.reshape(_init(self.init)(self.shape, dtype=dtype), shape)
+
+    def get_config(self):
+        return {"init": self.init, "shape": list(self.shape)}
+
+
 def keras_name(name: str) -> str:
     """Spec layer names use dots for nesting; Keras layer names may not."""
     return name.replace(".", "_")
@@ -54,20 +79,39 @@ def keras_name(name: str) -> str:
 Builder = Callable[[dict, Any, tuple, np.random.Generator], Any]
 
 
+def _padded(spec: dict, x, value: float = 0.0):
+    """``x`` padded on both spatial axes by the layer's padding, with ``value`` (zeros unless given)."""
+    pad, name = padding_amount(spec), f"{keras_name(spec['name'])}_pad"
+    if not pad:
+        return x
+    if value == 0.0:
+        return keras.layers.ZeroPadding2D(pad, name=name)(x)
+    widths = ((0, 0), (pad, pad), (pad, pad), (0, 0))
+    return keras.layers.Lambda(lambda t: keras.ops.pad(t, widths, constant_values=value), name=name)(x)
+
+
+def _window_options(spec: dict) -> dict:
+    """What a convolution's or pooling's Keras layer takes from the spec besides its window (padded before)."""
+    return {"strides": spec["stride"], "padding": "valid", "name": keras_name(spec["name"])}
+
+
 def _conv2d(spec: dict, x, shape: tuple, seed_gen):
-    pad = padding_amount(spec)
-    if pad:
-        x = keras.layers.ZeroPadding2D(pad, name=f"{keras_name(spec['name'])}_pad")(x)
+    init, bias = _init(spec["init"]), spec["bias"]
     return keras.layers.Conv2D(
-        spec["filters"],
-        spec["kernel_size"],
-        strides=spec["stride"],
-        padding="valid",
-        use_bias=spec["bias"],
-        kernel_initializer=_init(spec["init"]),
-        bias_initializer="zeros",
-        name=keras_name(spec["name"]),
-    )(x)
+        spec["filters"], spec["kernel_size"], use_bias=bias, kernel_initializer=init, **_window_options(spec)
+    )(_padded(spec, x))
+
+
+def _depthwise(spec: dict, x, shape: tuple, seed_gen):
+    k, bias = spec["kernel_size"], spec["bias"]
+    init = _DrawnAs(spec["init"], (k, k, 1, shape[0]))
+    return keras.layers.DepthwiseConv2D(k, use_bias=bias, depthwise_initializer=init, **_window_options(spec))(
+        _padded(spec, x)
+    )
+
+
+def _pool(make: Callable[..., Any], pad_value: float) -> Builder:
+    return lambda spec, x, shape, seed_gen: make(spec["size"], **_window_options(spec))(_padded(spec, x, pad_value))
 
 
 def _flatten(spec: dict, x, shape: tuple, seed_gen):
@@ -86,6 +130,75 @@ def _residual(spec: dict, x, shape: tuple, seed_gen):
     main = _apply(spec["layers"], x, shape, seed_gen)
     short = _apply(spec["shortcut"], x, shape, seed_gen) if spec["shortcut"] else x
     return keras.layers.Add(name=keras_name(spec["name"]))([main, short])
+
+
+def _concat(spec: dict, x, shape: tuple, seed_gen):
+    branches = [_apply(branch, x, shape, seed_gen) for branch in spec["branches"]]
+    return keras.layers.Concatenate(axis=-1, name=keras_name(spec["name"]))(branches)  # channels last: NHWC
+
+
+def _attention(spec: dict, dim: int, **name: str):
+    """Keras's multi-head self-attention with the spec's heads and initialiser (projections with zero biases)."""
+    init = _DrawnAs(spec["init"], (dim, dim))
+    return keras.layers.MultiHeadAttention(spec["heads"], dim // spec["heads"], kernel_initializer=init, **name)
+
+
+class _PatchEmbedding(keras.layers.Layer):
+    """A Conv2D with kernel = stride = p whose (H/p, W/p) output grid, read row by row, gives (N, T, D) tokens."""
+
+    def __init__(self, spec: dict, **kwargs):
+        super().__init__(**kwargs)
+        p = spec["patch_size"]
+        self.proj = keras.layers.Conv2D(
+            spec["dim"], p, strides=p, use_bias=spec["bias"], kernel_initializer=_init(spec["init"])
+        )
+
+    def call(self, x):
+        y = self.proj(x)
+        return keras.ops.reshape(y, (-1, y.shape[1] * y.shape[2], y.shape[3]))
+
+
+class _ClassToken(keras.layers.Layer):
+    """A learned ``token`` (D,) put before every example's tokens: (N, T, D) -> (N, T + 1, D)."""
+
+    def build(self, input_shape):
+        self.token = self.add_weight((input_shape[-1],), keras.initializers.RandomNormal(0.0, TOKEN_INIT_STD))
+
+    def call(self, x):
+        first = keras.ops.broadcast_to(self.token, (keras.ops.shape(x)[0], 1, x.shape[-1]))
+        return keras.ops.concatenate([first, x], axis=1)
+
+
+class _PositionEmbedding(keras.layers.Layer):
+    """A learned (T, D) ``embedding`` added to every example's tokens."""
+
+    def build(self, input_shape):
+        self.embedding = self.add_weight(tuple(input_shape[1:]), keras.initializers.RandomNormal(0.0, TOKEN_INIT_STD))
+
+    def call(self, x):
+        return x + self.embedding
+
+
+class _TransformerBlock(keras.layers.Layer):
+    """``h = x + self_attn(norm1(x))``, ``y = h + linear2(GELU(linear1(norm2(h))))``; made in WEIGHTS' order."""
+
+    def __init__(self, spec: dict, shape: tuple, **kwargs):
+        super().__init__(**kwargs)
+        dim, dense = shape[1], {"kernel_initializer": _init(spec["init"]), "bias_initializer": "zeros"}
+        self.norm1 = keras.layers.LayerNormalization(epsilon=spec["eps"])
+        self.self_attn = _attention(spec, dim)
+        self.norm2 = keras.layers.LayerNormalization(epsilon=spec["eps"])
+        self.linear1 = keras.layers.Dense(mlp_width(spec, shape), **dense)
+        self.linear2 = keras.layers.Dense(dim, **dense)
+
+    def call(self, x):
+        z = self.norm1(x)
+        h = x + self.self_attn(z, z)
+        return h + self.linear2(_exact_gelu(self.linear1(self.norm2(h))))
+
+
+# (N, T, D) -> (N, D): the first (class) token, or the mean of the tokens
+_TOKEN_POOLS = {"class": lambda x: x[:, 0], "mean": lambda x: keras.ops.mean(x, axis=1)}
 
 
 def _layer(make: Callable[[dict], Any]) -> Builder:
@@ -110,16 +223,9 @@ BUILDERS: dict[str, Builder] = {
         )
     ),
     "conv2d": _conv2d,
-    "maxpool2d": _layer(
-        lambda spec: keras.layers.MaxPooling2D(
-            spec["size"], spec["stride"], padding="valid", name=keras_name(spec["name"])
-        )
-    ),
-    "avgpool2d": _layer(
-        lambda spec: keras.layers.AveragePooling2D(
-            spec["size"], spec["stride"], padding="valid", name=keras_name(spec["name"])
-        )
-    ),
+    "depthwiseconv2d": _depthwise,
+    "maxpool2d": _pool(keras.layers.MaxPooling2D, float("-inf")),
+    "avgpool2d": _pool(keras.layers.AveragePooling2D, 0.0),
     "globalavgpool2d": _layer(lambda spec: keras.layers.GlobalAveragePooling2D(name=keras_name(spec["name"]))),
     "flatten": _flatten,
     "dropout": lambda spec, x, shape, seed_gen: keras.layers.Dropout(
@@ -131,17 +237,26 @@ BUILDERS: dict[str, Builder] = {
         )
     ),
     "relu": _activation("relu"),
+    "relu6": _activation("relu6"),
     "leakyrelu": _layer(
         lambda spec: keras.layers.LeakyReLU(negative_slope=spec["negative_slope"], name=keras_name(spec["name"]))
     ),
     "sigmoid": _activation("sigmoid"),
     "tanh": _activation("tanh"),
+    "silu": _activation("silu"),
     "softmax": _activation("softmax"),  # the last axis: channels in NHWC, as torch's dim=1 in NCHW
     "gelu": _layer(lambda spec: keras.layers.Activation(_exact_gelu, name=keras_name(spec["name"]))),
     "layernorm": _layer(  # the last axis: the channels at each pixel of NHWC, or the features
         lambda spec: keras.layers.LayerNormalization(axis=-1, epsilon=spec["eps"], name=keras_name(spec["name"]))
     ),
     "residual": _residual,
+    "concat": _concat,
+    "patchembed": _layer(lambda spec: _PatchEmbedding(spec, name=keras_name(spec["name"]))),
+    "classtoken": _layer(lambda spec: _ClassToken(name=keras_name(spec["name"]))),
+    "posembed": _layer(lambda spec: _PositionEmbedding(name=keras_name(spec["name"]))),
+    "mha": lambda spec, x, shape, seed_gen: _attention(spec, shape[1], name=keras_name(spec["name"]))(x, x),
+    "transformer": lambda spec, x, shape, seed_gen: _TransformerBlock(spec, shape, name=keras_name(spec["name"]))(x),
+    "tokenpool": _layer(lambda spec: keras.layers.Lambda(_TOKEN_POOLS[spec["mode"]], name=keras_name(spec["name"]))),
 }
 
 
@@ -159,9 +274,8 @@ def _apply(layers: list[dict], x, shape: tuple, seed_gen):
 def build_keras_model(spec: dict, seed: int = 0) -> keras.Model:
     """A functional Keras model taking NHWC input, for a resolved spec."""
     keras.utils.set_random_seed(seed)
-    c, *hw = spec["input_shape"] if len(spec["input_shape"]) == 3 else (spec["input_shape"][0],)
-    shape = (*hw, c) if hw else (c,)
-    inputs = keras.Input(shape=shape, name="images")
+    shape = tuple(spec["input_shape"])
+    inputs = keras.Input(shape=(*shape[1:], shape[0]) if len(shape) == 3 else shape, name="images")  # NHWC
     outputs = _apply(spec["layers"], inputs, tuple(spec["input_shape"]), np.random.default_rng(seed))
     return keras.Model(inputs, outputs, name=keras_name(spec.get("name", "model")))
 
@@ -198,12 +312,59 @@ def _named(*keys: str) -> _Weights:
     )
 
 
+def _parts(*parts: tuple[str, _Weights, int]) -> _Weights:
+    """A Keras layer made of sublayers: part ``p``'s arrays under ``NAME.p``, its ``count`` Keras weights in turn."""
+
+    def sub(spec: dict, part: str) -> dict:
+        return {**spec, "name": f"{spec['name']}.{part}", "bias": True}
+
+    def to_keras(spec: dict, state: dict) -> list:
+        return [a for part, conversion, _ in parts for a in conversion.to_keras(sub(spec, part), state)]
+
+    def from_keras(spec: dict, w: list) -> dict:
+        out, start = {}, 0
+        for part, conversion, count in parts:
+            out.update(conversion.from_keras(sub(spec, part), w[start : start + count]))
+            start += count
+        return out
+
+    return _Weights(to_keras, from_keras)
+
+
+_DENSE = _kernel_bias(dense_kernel_to_keras, dense_kernel_from_keras)
+_NORM = _named("weight", "bias")
+_ATTENTION_KEYS = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
+
+
+def _attention_to_keras(spec: dict, state: dict) -> list:
+    in_weight, in_bias, out_weight, out_bias = (state[f"{spec['name']}.{k}"] for k in _ATTENTION_KEYS)
+    return attention_to_keras(in_weight, in_bias, out_weight, out_bias, spec["heads"])
+
+
+# PyTorch's four attention arrays <-> Keras MultiHeadAttention's eight weights (see .layout)
+_ATTENTION = _Weights(
+    _attention_to_keras,
+    lambda spec, w: {f"{spec['name']}.{k}": v for k, v in zip(_ATTENTION_KEYS, attention_from_keras(w), strict=True)},
+)
+
 # Layer type -> weight conversion, for every type with parameters of its own.
 WEIGHTS: dict[str, _Weights] = {
-    "dense": _kernel_bias(dense_kernel_to_keras, dense_kernel_from_keras),
+    "dense": _DENSE,
     "conv2d": _kernel_bias(conv_kernel_to_keras, conv_kernel_from_keras),
+    "depthwiseconv2d": _kernel_bias(depthwise_kernel_to_keras, depthwise_kernel_from_keras),
     "batchnorm": _named("weight", "bias", "running_mean", "running_var"),
-    "layernorm": _named("weight", "bias"),
+    "layernorm": _NORM,
+    "patchembed": _kernel_bias(conv_kernel_to_keras, conv_kernel_from_keras),
+    "classtoken": _named("token"),
+    "posembed": _named("embedding"),
+    "mha": _ATTENTION,
+    "transformer": _parts(
+        ("norm1", _NORM, 2),
+        ("self_attn", _ATTENTION, 8),
+        ("norm2", _NORM, 2),
+        ("linear1", _DENSE, 2),
+        ("linear2", _DENSE, 2),
+    ),
 }
 
 

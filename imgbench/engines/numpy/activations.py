@@ -1,4 +1,4 @@
-"""Elementwise activations: ReLU, LeakyReLU, sigmoid, tanh, softmax, GELU.
+"""Elementwise activations: ReLU, ReLU6, LeakyReLU, sigmoid, tanh, SiLU, softmax, GELU.
 
 Each docstring gives the forward formula, then the backward one
 (``dx = dL/dx`` from ``dy = dL/dy``).
@@ -12,7 +12,7 @@ from scipy.special import erf  # SciPy comes with scikit-learn; NumPy has no vec
 from ...mathops import softmax
 from .layers import Builder, Layer
 
-__all__ = ["GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["GELU", "LeakyReLU", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 class ReLU(Layer):
@@ -25,6 +25,17 @@ class ReLU(Layer):
 
     def backward(self, dy):
         return dy * (self.cache > 0)
+
+
+class ReLU6(Layer):
+    """``y = min(max(x, 0), 6)``; ``dx = dy * [0 < x < 6]`` (zero at the kinks, as PyTorch and TensorFlow)."""
+
+    def forward(self, x, *, training=False):
+        self.cache = (x > 0) & (x < 6)
+        return np.clip(x, 0, 6)
+
+    def backward(self, dy):
+        return dy * self.cache
 
 
 class LeakyReLU(Layer):
@@ -67,6 +78,19 @@ class Tanh(Layer):
         return dy * (1.0 - self.cache**2)
 
 
+class SiLU(Layer):
+    """Sigmoid linear unit (swish): ``y = x s`` with ``s = sigmoid(x)``; ``dx = dy s (1 + x (1 - s))``."""
+
+    def forward(self, x, *, training=False):
+        s = 0.5 * (1.0 + np.tanh(0.5 * x))  # sigmoid without overflow, as Sigmoid computes it
+        self.cache = (x, s)
+        return x * s
+
+    def backward(self, dy):
+        x, s = self.cache
+        return dy * s * (1.0 + x * (1.0 - s))
+
+
 class Softmax(Layer):
     """``y_i = e^{x_i} / sum_j e^{x_j}``; ``dx = y * (dy - sum_j dy_j y_j)``.
 
@@ -105,9 +129,11 @@ class GELU(Layer):
 
 BUILDERS: dict[str, Builder] = {
     "relu": lambda spec, shape, rng: ReLU(spec["name"]),
+    "relu6": lambda spec, shape, rng: ReLU6(spec["name"]),
     "leakyrelu": lambda spec, shape, rng: LeakyReLU(spec["negative_slope"], spec["name"]),
     "sigmoid": lambda spec, shape, rng: Sigmoid(spec["name"]),
     "tanh": lambda spec, shape, rng: Tanh(spec["name"]),
+    "silu": lambda spec, shape, rng: SiLU(spec["name"]),
     "softmax": lambda spec, shape, rng: Softmax(spec["name"]),
     "gelu": lambda spec, shape, rng: GELU(spec["name"]),
 }

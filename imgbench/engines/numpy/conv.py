@@ -1,4 +1,4 @@
-"""Convolution and pooling, vectorised.
+"""Convolution, depthwise convolution and pooling, vectorised.
 
 Conv2D uses im2col: every k x k patch of the (padded) input becomes one
 *column* of a matrix ``cols`` of shape (C*k*k, N*Ho*Wo), copied once from a
@@ -7,7 +7,8 @@ single large matrix product with the (F, C*k*k) weight matrix.  Columns are
 ordered (c, ki, kj) x (n, i, j): the copy reads whole runs of image rows,
 and the backward pass needs no large transpose.  col2im, the adjoint,
 scatters patch gradients back with k*k slice-additions of whole blocks (never
-``np.add.at``).  Pooling uses the same k*k strided slices.
+``np.add.at``).  Pooling and the depthwise convolution (no channel mixing,
+so no large matrix product) use the same k*k strided slices.
 
 The speed tricks (threaded copies and additions, the stride-1 input
 gradient, max pooling's branch-free argmax) are named kernels in
@@ -17,22 +18,31 @@ gradient, max pooling's branch-free argmax) are named kernels in
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ...specs.layers import conv_arguments, conv_out
+from ...specs.layerdef import conv_arguments, conv_out, padding_amount
 from . import _kernels
 from .init import initialise
 from .layers import Builder, Layer
 
-__all__ = ["AvgPool2D", "Conv2D", "GlobalAvgPool2D", "MaxPool2D", "col2im", "im2col"]
+__all__ = ["AvgPool2D", "Conv2D", "DepthwiseConv2D", "GlobalAvgPool2D", "MaxPool2D", "col2im", "im2col"]
 
 
-def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
-    """Zero-pad the two spatial axes of an NCHW array."""
+def pad_input(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
+    """Pad the two spatial axes of an NCHW array with ``value`` (zeros unless given)."""
     if pad == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=value)
+
+
+def unpad(dxp: np.ndarray, pad: int) -> np.ndarray:
+    """The gradient of :func:`pad_input`: the padded border cut off again."""
+    if pad == 0:
+        return dxp
+    return np.ascontiguousarray(dxp[:, :, pad:-pad, pad:-pad])
 
 
 def im2col(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, int, int]:
@@ -139,24 +149,77 @@ def _window_slices(k: int, stride: int, ho: int, wo: int):
             )
 
 
-class _Pool2D(Layer):
-    """Shared by the pooling layers: k x k windows with stride s, no padding."""
+class DepthwiseConv2D(Conv2D):
+    """Depthwise 2-D convolution: every channel filtered on its own (depth multiplier 1), NCHW.
 
-    def __init__(self, size: int = 2, stride: int | None = None, name: str = ""):
+    Its parameters are those of a ``Conv2D(1, C, k)``: ``weight`` (C, 1, k, k),
+    one single-channel filter per channel, as in PyTorch's ``Conv2d(C, C, k, groups=C)``.
+    With ``xp`` the input zero-padded by p:
+
+    Forward:  ``y[n,c,i,j] = b[c] + sum_{u,v} W[c,0,u,v] * xp[n, c, s*i+u, s*j+v]``.
+    Backward: ``dW[c,0,u,v] += sum_{n,i,j} dy[n,c,i,j] xp[n, c, s*i+u, s*j+v]``, ``db[c] += sum dy[:, c]``,
+    ``dxp[n, c, s*i+u, s*j+v] += W[c,0,u,v] dy[n,c,i,j]``, then the padding is cut off.
+
+    With no channel mixing there is no large matrix product to form: each pass
+    loops over the k*k kernel offsets (u, v), one whole-array multiply-add on
+    the strided slice ``xp[:, :, u::s, v::s]`` per offset (pooling's slices).
+    Reference: :func:`.reference.depthwise_conv2d_loops`.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, **options: Any):
+        super().__init__(1, channels, kernel_size, **options)  # stride, padding, bias, init, rng, name as Conv2D
+
+    def _offsets(self, ho: int, wo: int):
+        """``(u, v, slices)`` for every kernel offset: the input elements that meet ``W[:, 0, u, v]``."""
+        for t, sl in _window_slices(self.k, self.stride, ho, wo):
+            yield (*divmod(t, self.k), sl)
+
+    def forward(self, x, *, training=False):
+        n, c, h, wd = x.shape
+        ho, wo = conv_out(h, self.k, self.stride, self.pad), conv_out(wd, self.k, self.stride, self.pad)
+        xp = pad_input(x, self.pad)
+        w = self.params["weight"]
+        y = np.zeros((n, c, ho, wo), dtype=x.dtype)
+        for u, v, sl in self._offsets(ho, wo):
+            y += w[None, :, 0, u, v, None, None] * xp[sl]
+        if "bias" in self.params:
+            y += self.params["bias"][None, :, None, None]
+        self.cache = xp
+        return y
+
+    def backward(self, dy):
+        xp = self.cache
+        w, dw = self.params["weight"], self.grads["weight"]
+        dxp = np.zeros_like(xp) if self.needs_input_grad else None
+        for u, v, sl in self._offsets(dy.shape[2], dy.shape[3]):
+            dw[:, 0, u, v] += np.einsum("ncij,ncij->c", dy, xp[sl])
+            if dxp is not None:
+                dxp[sl] += w[None, :, 0, u, v, None, None] * dy
+        if "bias" in self.params:
+            self.grads["bias"] += dy.sum(axis=(0, 2, 3))
+        return None if dxp is None else unpad(dxp, self.pad)
+
+
+class _Pool2D(Layer):
+    """Shared by the pooling layers: k x k windows with stride s over the input padded by p (none by default)."""
+
+    pad_value = 0.0  # what the padding holds
+
+    def __init__(self, size: int = 2, stride: int | None = None, padding: int = 0, name: str = ""):
         super().__init__(name)
-        self.k, self.stride = size, stride or size
+        self.k, self.stride, self.pad = size, stride or size, padding
 
     def _windows(self, x_shape):
-        """``(ho, wo, slices)``: output size and the k*k strided slices that tile it."""
+        """``(ho, wo, slices)``: output size and the k*k strided slices that tile it (``x_shape`` padded)."""
         ho = conv_out(x_shape[2], self.k, self.stride, 0)
         wo = conv_out(x_shape[3], self.k, self.stride, 0)
         return ho, wo, list(_window_slices(self.k, self.stride, ho, wo))
 
 
 class MaxPool2D(_Pool2D):
-    """Max pooling over k x k windows with stride s.
+    """Max pooling over k x k windows with stride s; padding holds -infinity, so it never wins.
 
-    Forward:  ``y[n,c,i,j] = max_{u,v} x[n, c, s*i+u, s*j+v]``.
+    Forward:  ``y[n,c,i,j] = max_{u,v} xp[n, c, s*i+u, s*j+v]``.
     Backward: the gradient goes to the first maximal element of each window
     (the same tie rule as PyTorch): ``dx[argmax] += dy``.
 
@@ -164,7 +227,10 @@ class MaxPool2D(_Pool2D):
     come from :func:`._kernels.running_max_first_argmax`, one strided slice per offset.
     """
 
+    pad_value = -np.inf
+
     def forward(self, x, *, training=False):
+        x = pad_input(x, self.pad, self.pad_value)
         ho, wo, windows = self._windows(x.shape)
         y, idx = _kernels.running_max_first_argmax((t, x[sl]) for t, sl in windows)
         self.cache = (x.shape, idx, ho, wo)
@@ -178,13 +244,14 @@ class MaxPool2D(_Pool2D):
                 dx[sl] += dy * (idx == t)
             else:  # each input pixel lies in one window: write straight into dx
                 np.multiply(dy, idx == t, out=dx[sl])
-        return dx
+        return unpad(dx, self.pad)
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling: ``y = mean of each k x k window``; ``dx[window] += dy / k^2``."""
+    """Average pooling: ``y = mean of each k x k window``, zero padding counted; ``dx[window] += dy / k^2``."""
 
     def forward(self, x, *, training=False):
+        x = pad_input(x, self.pad, self.pad_value)
         ho, wo, windows = self._windows(x.shape)
         y = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=x.dtype)
         for _, sl in windows:
@@ -199,7 +266,7 @@ class AvgPool2D(_Pool2D):
         g = dy * dy.dtype.type(1.0 / (self.k * self.k))
         for _, sl in self._windows(x_shape)[2]:
             dx[sl] += g
-        return dx
+        return unpad(dx, self.pad)
 
 
 class GlobalAvgPool2D(Layer):
@@ -219,9 +286,21 @@ def _build_conv2d(spec: dict, shape: tuple, rng: np.random.Generator) -> Conv2D:
     return Conv2D(c, f, k, stride=stride, padding=pad, bias=bias, init=spec["init"], rng=rng, name=spec["name"])
 
 
+def _build_depthwise(spec: dict, shape: tuple, rng: np.random.Generator) -> DepthwiseConv2D:
+    k, stride, pad = spec["kernel_size"], spec["stride"], padding_amount(spec)
+    return DepthwiseConv2D(
+        shape[0], k, stride=stride, padding=pad, bias=spec["bias"], init=spec["init"], rng=rng, name=spec["name"]
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "conv2d": _build_conv2d,
-    "maxpool2d": lambda spec, shape, rng: MaxPool2D(spec["size"], spec["stride"], name=spec["name"]),
-    "avgpool2d": lambda spec, shape, rng: AvgPool2D(spec["size"], spec["stride"], name=spec["name"]),
+    "depthwiseconv2d": _build_depthwise,
+    "maxpool2d": lambda spec, shape, rng: MaxPool2D(
+        spec["size"], spec["stride"], padding_amount(spec), name=spec["name"]
+    ),
+    "avgpool2d": lambda spec, shape, rng: AvgPool2D(
+        spec["size"], spec["stride"], padding_amount(spec), name=spec["name"]
+    ),
     "globalavgpool2d": lambda spec, shape, rng: GlobalAvgPool2D(spec["name"]),
 }

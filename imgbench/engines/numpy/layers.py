@@ -5,7 +5,9 @@ Every layer has ``params`` and ``grads`` dicts of arrays with the same keys,
 ``backward(dy) -> dx`` that *adds* parameter gradients into ``grads`` (so
 gradients accumulate until ``zero_grad``) and returns the gradient with
 respect to the input.  Buffers that are state but not trained (BatchNorm's
-running statistics) live in ``buffers``.
+running statistics) live in ``buffers``.  A block made of other layers
+(a residual block, a transformer block) yields them from ``named_layers``;
+parameters, gradients and weights files are gathered from those leaves.
 
 Each layer module ends with ``BUILDERS``: its rows of the engine's builder
 table, layer type -> ``build(spec, in_shape, rng)`` for a resolved layer spec
@@ -14,7 +16,7 @@ table, layer type -> ``build(spec, in_shape, rng)`` for a resolved layer spec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,10 @@ class Layer:
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def named_layers(self) -> Iterator[tuple[str, Layer]]:
+        """The leaf layers with their dotted names: the layer itself; a block made of layers yields those."""
+        yield self.name, self
 
     def zero_grad(self) -> None:
         """Reset accumulated gradients to zero."""

@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import ImgbenchError
 from ...fileio import atomic_write
 from ...specs import resolve
-from . import activations, conv, layers, norm
+from . import activations, attention, conv, layers, norm, tokens
 from .layers import Builder, Layer
 
 
@@ -35,10 +35,7 @@ class Sequential(Layer):
     def named_layers(self):
         """Every leaf layer with its dotted name."""
         for layer in self.layers:
-            if isinstance(layer, (Sequential, Residual)):
-                yield from layer.named_layers()
-            else:
-                yield layer.name, layer
+            yield from layer.named_layers()
 
     def zero_grad(self):
         for _, layer in self.named_layers():
@@ -71,6 +68,31 @@ class Residual(Sequential):
         yield from self.shortcut.named_layers()
 
 
+class Concat(Layer):
+    """Parallel branches side by side on the channel axis (Inception); an empty branch passes ``x`` on.
+
+    Forward:  ``y = [branch_1(x), ..., branch_B(x)]`` joined along axis 1.
+    Backward: ``dy`` is cut back into the branches' channel blocks ``dy_b``, and ``dx = sum_b branch_b.backward(dy_b)``.
+    """
+
+    def __init__(self, branches: list[Sequential], name: str = ""):
+        super().__init__(name)
+        self.branches = branches
+
+    def forward(self, x, *, training=False):
+        outs = [branch.forward(x, training=training) for branch in self.branches]
+        self.cache = np.cumsum([out.shape[1] for out in outs])[:-1]  # where each branch's channels start
+        return np.concatenate(outs, axis=1)
+
+    def backward(self, dy):
+        parts = np.split(dy, self.cache, axis=1)
+        return sum(branch.backward(part) for branch, part in zip(self.branches, parts, strict=True))
+
+    def named_layers(self):
+        for branch in self.branches:
+            yield from branch.named_layers()
+
+
 def _table(*parts: dict[str, Builder]) -> dict[str, Builder]:
     """The builder rows of every layer module in one table; a type claimed twice is a bug."""
     table: dict[str, Builder] = {}
@@ -101,9 +123,18 @@ BUILDERS: dict[str, Builder] = _table(
     activations.BUILDERS,
     conv.BUILDERS,
     norm.BUILDERS,
+    tokens.BUILDERS,
+    attention.BUILDERS,
     {
         "residual": lambda spec, shape, rng: Residual(
             _build(spec["layers"], shape, rng), _build(spec["shortcut"], shape, rng), spec["name"]
+        ),
+        "concat": lambda spec, shape, rng: Concat(
+            [
+                Sequential(_build(branch, shape, rng), f"{spec['name']}.b{i}")
+                for i, branch in enumerate(spec["branches"], 1)
+            ],
+            spec["name"],
         ),
     },
 )

@@ -1,10 +1,11 @@
 """Normalisation layers: batch normalisation (1-d for (N, F), 2-d for (N, C, H, W), PyTorch semantics) and
-layer normalisation (over the features of each example, or the channels at each pixel)."""
+layer normalisation (over the features of each example or token, or the channels at each pixel)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...specs.layerdef import feature_count
 from .layers import Builder, Layer
 
 __all__ = ["BatchNorm", "LayerNorm"]
@@ -78,19 +79,20 @@ class BatchNorm(Layer):
 
 
 class LayerNorm(Layer):
-    """Layer normalisation along axis 1, separately for every example and every pixel.
+    """Layer normalisation over the feature axis, separately for every example, token and pixel.
 
-    For an (N, F) input each example's F features are normalised; for an
-    (N, C, H, W) input the C channels at each pixel (ConvNeXt's channels-first
-    LayerNorm, Keras's ``LayerNormalization(axis=-1)`` on NHWC; note that
-    PyTorch's ``nn.LayerNorm([C, H, W])`` would normalise over all three axes).
-    With means over that axis of D values, and ``weight``, ``bias`` one per
-    feature or channel:
+    The feature axis is the last one of (N, F) and of tokens (N, T, D): each
+    example's F features, each token's D features, are normalised.  Of an
+    (N, C, H, W) input it is axis 1: the C channels at each pixel (ConvNeXt's
+    channels-first LayerNorm, Keras's ``LayerNormalization(axis=-1)`` on NHWC;
+    note that PyTorch's ``nn.LayerNorm([C, H, W])`` would normalise over all
+    three axes).  With means over that axis of D values, and ``weight``,
+    ``bias`` one per feature or channel:
 
     Forward:  ``mu = mean x``, ``var = mean (x - mu)^2``, ``x_hat = (x - mu) / sqrt(var + eps)``,
     ``y = weight x_hat + bias``.  No running statistics: training and inference agree.
 
-    Backward: ``dweight += sum dy x_hat``, ``dbias += sum dy`` (sums over examples and pixels);
+    Backward: ``dweight += sum dy x_hat``, ``dbias += sum dy`` (sums over examples, tokens and pixels);
     with ``g = dy weight``: ``dx = (g - mean g - x_hat mean(g x_hat)) / sqrt(var + eps)``.
     """
 
@@ -101,29 +103,37 @@ class LayerNorm(Layer):
         self._add_param("bias", np.zeros(num_features, np.float32))
 
     @staticmethod
-    def _bshape(x):
-        return (1, -1) + (1,) * (x.ndim - 2)
+    def _axis(x) -> int:
+        return 1 if x.ndim == 4 else x.ndim - 1
+
+    def _along_axis(self, x, key: str):
+        """Parameter ``key`` shaped to broadcast along the feature axis of ``x``."""
+        shape = [1] * x.ndim
+        shape[self._axis(x)] = -1
+        return self.params[key].reshape(shape)
 
     def forward(self, x, *, training=False):
-        shp = self._bshape(x)
-        xc = x - x.mean(axis=1, keepdims=True)
-        inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=1, keepdims=True) + self.eps)
+        axis = self._axis(x)
+        xc = x - x.mean(axis=axis, keepdims=True)
+        inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=axis, keepdims=True) + self.eps)
         x_hat = xc * inv_std
         self.cache = (x_hat, inv_std)
-        return self.params["weight"].reshape(shp) * x_hat + self.params["bias"].reshape(shp)
+        return self._along_axis(x, "weight") * x_hat + self._along_axis(x, "bias")
 
     def backward(self, dy):
         x_hat, inv_std = self.cache
-        axes = (0, *range(2, dy.ndim))  # every axis but the normalised one
-        self.grads["weight"] += (dy * x_hat).sum(axis=axes)
-        self.grads["bias"] += dy.sum(axis=axes)
-        g = dy * self.params["weight"].reshape(self._bshape(dy))
-        return inv_std * (g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True))
+        axis = self._axis(dy)
+        others = tuple(a for a in range(dy.ndim) if a != axis)  # every axis but the normalised one
+        self.grads["weight"] += (dy * x_hat).sum(axis=others)
+        self.grads["bias"] += dy.sum(axis=others)
+        g = dy * self._along_axis(dy, "weight")
+        mean_g, mean_gx = g.mean(axis=axis, keepdims=True), (g * x_hat).mean(axis=axis, keepdims=True)
+        return inv_std * (g - mean_g - x_hat * mean_gx)
 
 
 BUILDERS: dict[str, Builder] = {
     "batchnorm": lambda spec, shape, rng: BatchNorm(
         shape[0], momentum=spec["momentum"], eps=spec["eps"], name=spec["name"]
     ),
-    "layernorm": lambda spec, shape, rng: LayerNorm(shape[0], eps=spec["eps"], name=spec["name"]),
+    "layernorm": lambda spec, shape, rng: LayerNorm(feature_count(shape), eps=spec["eps"], name=spec["name"]),
 }

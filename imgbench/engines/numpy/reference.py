@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...specs.layers import conv_out
+from ...specs.layerdef import conv_out
 
 
 def conv2d_loops(x, w, b, stride=1, pad=0):
@@ -45,6 +45,26 @@ def conv2d_backward_loops(x, w, dy, stride=1, pad=0):
                     dxp[sl] += g * w[fi]
     dx = dxp[:, :, pad : pad + h, pad : pad + wd] if pad else dxp
     return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
+def _as_full_conv(w):
+    """A depthwise weight (C, 1, k, k) as the (C, C, k, k) weight of an ordinary convolution: zero off the diagonal."""
+    c = w.shape[0]
+    full = np.zeros((c, c, *w.shape[2:]), dtype=np.float64)
+    full[np.arange(c), np.arange(c)] = w[:, 0]
+    return full
+
+
+def depthwise_conv2d_loops(x, w, b, stride=1, pad=0):
+    """A depthwise convolution as what it is: a convolution whose filter c sees only channel c."""
+    return conv2d_loops(x, _as_full_conv(w), b, stride, pad)
+
+
+def depthwise_conv2d_backward_loops(x, w, dy, stride=1, pad=0):
+    """``(dx, dw, db)`` of :func:`depthwise_conv2d_loops`: the full convolution's, ``dw`` its diagonal."""
+    dx, dw_full, db = conv2d_backward_loops(x, _as_full_conv(w), dy, stride, pad)
+    c = w.shape[0]
+    return dx, dw_full[np.arange(c), np.arange(c)][:, None], db
 
 
 def pool2d_loops(x, k, stride, mode="max"):

@@ -1,8 +1,9 @@
 """A PyTorch network built from a resolved spec, with the same parameter names as the NumPy engine.
 
 Module attribute names are the spec's layer names, so ``state_dict`` keys
-(``conv1.weight``, ``res2.sc.bn1.running_var``, ...) match the NumPy
-engine's and weights can be copied between engines without a mapping table.
+(``conv1.weight``, ``res2.sc.bn1.running_var``, ``block1.self_attn.in_proj_weight``, ...)
+match the NumPy engine's and weights can be copied between engines without a
+mapping table.  Tokens are (N, T, D), as in the NumPy engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import torch
 from torch import nn
 
 from ...errors import ImgbenchError
-from ...specs.layers import conv_arguments
+from ...specs.layerdef import conv_arguments, feature_count, padding_amount
+from ...specs.tokens import TOKEN_INIT_STD, mlp_width
 
 _INIT = {
     "he_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
@@ -60,17 +62,77 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+class Concat(nn.Module):
+    """Parallel branches (``b1``, ``b2``, ...) joined on the channel axis; an empty branch passes ``x`` on."""
+
+    def __init__(self, branches: list[Chain]):
+        super().__init__()
+        self.branch_names = [f"b{i}" for i in range(1, len(branches) + 1)]
+        for name, branch in zip(self.branch_names, branches, strict=True):
+            self.add_module(name, branch)
+
+    def forward(self, x):
+        return torch.cat([getattr(self, name)(x) for name in self.branch_names], dim=1)
+
+
 class ChannelLayerNorm(nn.LayerNorm):
-    """LayerNorm over axis 1: the features of (N, F), or the channels at each pixel of (N, C, H, W).
+    """LayerNorm over the feature axis: the last of (N, F) and (N, T, D), the channels (axis 1) of (N, C, H, W).
 
     ``nn.LayerNorm`` normalises trailing axes, so a 4-d input is moved to
     channels-last and back; the parameters stay ``weight`` and ``bias``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
+        if x.dim() < 4:
             return super().forward(x)
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+class PatchEmbed(nn.Conv2d):
+    """A convolution with kernel = stride = p whose (H/p, W/p) output grid, read row by row, gives (N, T, D) tokens."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).flatten(2).transpose(1, 2)
+
+
+class ClassToken(nn.Module):
+    """A learned ``token`` (D,) put before every example's tokens: (N, T, D) -> (N, T + 1, D)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(dim).normal_(0.0, TOKEN_INIT_STD))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], 1, -1), x], dim=1)
+
+
+class PositionEmbedding(nn.Module):
+    """A learned (T, D) ``embedding`` added to every example's tokens."""
+
+    def __init__(self, tokens: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.empty(tokens, dim).normal_(0.0, TOKEN_INIT_STD))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.embedding
+
+
+class TokenPool(nn.Module):
+    """(N, T, D) -> (N, D): the first (class) token, or the mean of the tokens."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0] if self.mode == "class" else x.mean(dim=1)
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """``nn.MultiheadAttention`` on (N, T, D) tokens, each attending to all of its example's tokens."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, x, x, need_weights=False)[0]
 
 
 Builder = Callable[[dict[str, Any], tuple[int, ...]], nn.Module]
@@ -82,6 +144,36 @@ def _initialised(m: nn.Linear | nn.Conv2d, spec: dict[str, Any]) -> nn.Module:
     if m.bias is not None:
         nn.init.zeros_(m.bias)
     return m
+
+
+def _attention_initialised(m: nn.MultiheadAttention, spec: dict[str, Any]) -> nn.MultiheadAttention:
+    """``m`` with each of its four D x D projections drawn on its own from the spec's initialiser, zero biases.
+
+    (PyTorch's own default draws the stacked (3D, D) query-key-value weight as one matrix.)
+    """
+    for weight in (*m.in_proj_weight.data.chunk(3), m.out_proj.weight.data):
+        _INIT[spec["init"]](weight)
+    nn.init.zeros_(m.in_proj_bias)
+    nn.init.zeros_(m.out_proj.bias)
+    return m
+
+
+def _transformer(spec: dict[str, Any], shape: tuple[int, ...]) -> nn.Module:
+    dim = shape[1]
+    block = nn.TransformerEncoderLayer(
+        dim,
+        spec["heads"],
+        dim_feedforward=mlp_width(spec, shape),
+        dropout=0.0,
+        activation="gelu",  # the exact (erf) GELU
+        layer_norm_eps=spec["eps"],
+        batch_first=True,
+        norm_first=True,
+    )
+    _attention_initialised(block.self_attn, spec)
+    _initialised(block.linear1, spec)
+    _initialised(block.linear2, spec)
+    return block
 
 
 def _build(layers: list[dict], in_shape: tuple) -> list[tuple[str, nn.Module]]:
@@ -101,12 +193,23 @@ def _conv2d(spec: dict[str, Any], shape: tuple[int, ...]) -> nn.Module:
     return _initialised(nn.Conv2d(c, f, k, stride=stride, padding=pad, bias=bias), spec)
 
 
+def _depthwise(spec: dict[str, Any], shape: tuple[int, ...]) -> nn.Module:
+    c, k, stride, pad = shape[0], spec["kernel_size"], spec["stride"], padding_amount(spec)
+    return _initialised(nn.Conv2d(c, c, k, stride=stride, padding=pad, groups=c, bias=spec["bias"]), spec)
+
+
+def _patchembed(spec: dict[str, Any], shape: tuple[int, ...]) -> nn.Module:
+    p = spec["patch_size"]
+    return _initialised(PatchEmbed(shape[0], spec["dim"], p, stride=p, bias=spec["bias"]), spec)
+
+
 # Layer type -> build(spec, in_shape): the torch engine's one builder table.
 BUILDERS: dict[str, Builder] = {
     "dense": lambda spec, shape: _initialised(nn.Linear(shape[0], spec["units"], bias=spec["bias"]), spec),
     "conv2d": _conv2d,
-    "maxpool2d": lambda spec, shape: nn.MaxPool2d(spec["size"], spec["stride"]),
-    "avgpool2d": lambda spec, shape: nn.AvgPool2d(spec["size"], spec["stride"]),
+    "depthwiseconv2d": _depthwise,
+    "maxpool2d": lambda spec, shape: nn.MaxPool2d(spec["size"], spec["stride"], padding_amount(spec)),
+    "avgpool2d": lambda spec, shape: nn.AvgPool2d(spec["size"], spec["stride"], padding_amount(spec)),
     "globalavgpool2d": lambda spec, shape: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)),
     "flatten": lambda spec, shape: nn.Flatten(1),
     "dropout": lambda spec, shape: nn.Dropout(spec["rate"]),
@@ -114,15 +217,24 @@ BUILDERS: dict[str, Builder] = {
         shape[0], eps=spec["eps"], momentum=spec["momentum"]
     ),
     "relu": lambda spec, shape: nn.ReLU(),
+    "relu6": lambda spec, shape: nn.ReLU6(),
     "leakyrelu": lambda spec, shape: nn.LeakyReLU(spec["negative_slope"]),
     "sigmoid": lambda spec, shape: nn.Sigmoid(),
     "tanh": lambda spec, shape: nn.Tanh(),
+    "silu": lambda spec, shape: nn.SiLU(),
     "softmax": lambda spec, shape: nn.Softmax(dim=1),
     "gelu": lambda spec, shape: nn.GELU(approximate="none"),
-    "layernorm": lambda spec, shape: ChannelLayerNorm(shape[0], eps=spec["eps"]),
+    "layernorm": lambda spec, shape: ChannelLayerNorm(feature_count(shape), eps=spec["eps"]),
     "residual": lambda spec, shape: Residual(
         Chain(_build(spec["layers"], shape)), Chain(_build(spec["shortcut"], shape))
     ),
+    "concat": lambda spec, shape: Concat([Chain(_build(branch, shape)) for branch in spec["branches"]]),
+    "patchembed": _patchembed,
+    "classtoken": lambda spec, shape: ClassToken(shape[1]),
+    "posembed": lambda spec, shape: PositionEmbedding(shape[0], shape[1]),
+    "mha": lambda spec, shape: _attention_initialised(SelfAttention(shape[1], spec["heads"], batch_first=True), spec),
+    "transformer": _transformer,
+    "tokenpool": lambda spec, shape: TokenPool(spec["mode"]),
 }
 
 
