@@ -15,10 +15,11 @@ def cmd_models(args) -> int:
         return 0
     shape = "x".join(map(str, info.image_shape))
     print(f"models for {info.name} ({shape}, {len(info.class_names)} classes)\n")
-    print(f"{'model':<14} {'parameters':>11}  description")
+    width = max(len("model"), *(len(r["model"]) for r in rows)) + 1
+    print(f"{'model':<{width}} {'parameters':>11}  description")
     for r in rows:
         count = f"{r['params']:,}" if r["params"] is not None else "does not fit"
-        print(f"{r['model']:<14} {count:>11}  {r['doc']}")
+        print(f"{r['model']:<{width}} {count:>11}  {r['doc']}")
     return 0
 
 

@@ -178,6 +178,6 @@ def test_visual_commands_reject_bad_input(cnn_run, tmp_path):
     )
     assert_clean_error(
         run_cli("walkthrough", "--dataset", "mnist", "--root", root, "--stride", "0", "--out", tmp_path),
-        "--stride must be at least 1",
+        "--stride must be an integer >= 1, got 0",
     )
     assert_clean_error(run_cli("gallery", tmp_path, "--out", tmp_path), "not a run directory")
