@@ -7,6 +7,9 @@ traceback.  Messages name the file, what was expected and what was found.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class ImgbenchError(Exception):
     """Base class for errors caused by input or environment, not by a bug."""
@@ -22,3 +25,9 @@ class DatasetNotFoundError(ImgbenchError):
 
 class DownloadError(ImgbenchError):
     """Every mirror failed or a downloaded file did not match its checksum."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word``, or an empty string when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

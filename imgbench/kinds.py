@@ -18,8 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .errors import ImgbenchError
-from .specs.keys import did_you_mean
+from .errors import ImgbenchError, did_you_mean
 
 
 class SettingError(ImgbenchError):

@@ -1,7 +1,10 @@
 """The named datasets: their format, files, checksums, mirrors and class names.
 
-Each named dataset is declared here once; adding one in a format imgbench
-already reads is one entry in :data:`CATALOG` (plus any aliases).
+Each named dataset is declared once, as an entry of ``catalog.yaml`` beside
+this module, and read here into a :class:`DatasetInfo` of :data:`CATALOG`;
+adding one in a format imgbench already reads is one entry there (with its
+``aliases``, the other names it goes by).  Every value is checked as it is
+read, so a mistake in the file fails at import, naming the entry.
 
 ``sha256`` is the checksum of the file as published (what a download is
 checked against).  ``content_sha256`` is the checksum of the decompressed IDX
@@ -12,6 +15,10 @@ copies too (e.g. a Debian package or a mirror that re-gzipped the files).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..fileio import read_yaml
 
 
 @dataclass(frozen=True)
@@ -44,110 +51,70 @@ class DatasetInfo:
     split_sizes: tuple[int, int] | None = None
 
 
-DIGIT_NAMES = tuple(str(d) for d in range(10))
-
-# The four files of MNIST and of every dataset published in its layout (Fashion-MNIST).
-IDX_FILE_NAMES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
+_REQUIRED = ("title", "image_shape", "class_names", "format", "description")
+_OPTIONAL = ("files", "archive", "mirrors", "split_sizes", "aliases")
 
 
-def idx_files(sha256: tuple[str, str, str, str], content_sha256: tuple[str, str, str, str]) -> tuple[RemoteFile, ...]:
-    """The files of a dataset in the MNIST layout, with their published and content checksums."""
-    return tuple(RemoteFile(*f) for f in zip(IDX_FILE_NAMES, sha256, content_sha256, strict=True))
+def _checked(value: Any, ok: bool, expected: str, where: str) -> Any:
+    """``value`` when ``ok``; otherwise a :class:`ValueError` naming the place in catalog.yaml (a mistake there)."""
+    if not ok:
+        raise ValueError(f"{CATALOG_FILE}: {where} must be {expected}, got {value!r}")
+    return value
 
 
-MNIST = DatasetInfo(
-    name="mnist",
-    title="MNIST handwritten digits",
-    image_shape=(1, 28, 28),
-    class_names=DIGIT_NAMES,
-    files=idx_files(
-        (
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        ),
-        (
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        ),
-    ),
-    # The original host sometimes answers 403 to scripts; the mirrors serve
-    # byte-identical files, so the same checksums apply.
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    description="70,000 grey 28x28 digits (60,000 train / 10,000 test).",
-    split_sizes=(60000, 10000),
-)
+def _text(entry: dict[str, Any], key: str, where: str) -> str:
+    text: str = _checked(entry[key], isinstance(entry[key], str) and entry[key], "a non-empty string", where)
+    return text
 
-FASHION_MNIST = DatasetInfo(
-    name="fashion-mnist",
-    title="Fashion-MNIST (Zalando article images)",
-    image_shape=(1, 28, 28),
-    class_names=(
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    files=idx_files(
-        (
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-        ),
-        (
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-        ),
-    ),
-    mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-    ),
-    description="70,000 grey 28x28 clothing images in 10 classes.",
-    split_sizes=(60000, 10000),
-)
 
-CIFAR10 = DatasetInfo(
-    name="cifar10",
-    title="CIFAR-10",
-    image_shape=(3, 32, 32),
-    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-    archive=RemoteFile("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),
-    mirrors=("https://www.cs.toronto.edu/~kriz/",),
-    description="60,000 colour 32x32 images in 10 classes (50,000 train / 10,000 test).",
-    format="cifar",
-    split_sizes=(50000, 10000),
-)
+def _texts(value: Any, where: str) -> tuple[str, ...]:
+    ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    return tuple(_checked(value, ok, "a list of non-empty strings", where))
 
-DIGITS = DatasetInfo(
-    name="digits",
-    title="scikit-learn digits (embedded)",
-    image_shape=(1, 8, 8),
-    class_names=DIGIT_NAMES,
-    description="1,797 grey 8x8 digits bundled with scikit-learn: works offline, trains in seconds.",
-    format="embedded",
-)
 
-CATALOG: dict[str, DatasetInfo] = {d.name: d for d in (MNIST, FASHION_MNIST, CIFAR10, DIGITS)}
-ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar": "cifar10"}
+def _counts(value: Any, n: int, where: str) -> tuple[int, ...]:
+    ok = isinstance(value, list) and len(value) == n and all(type(v) is int and v > 0 for v in value)
+    return tuple(_checked(value, ok, f"a list of {n} positive integers", where))
+
+
+def _remote_file(value: Any, where: str) -> RemoteFile:
+    ok = isinstance(value, dict) and {"name", "sha256"} <= set(value) <= {"name", "sha256", "content_sha256"}
+    ok = ok and all(isinstance(v, str) for v in value.values())
+    return RemoteFile(**_checked(value, ok, "a mapping of name, sha256 and content_sha256 (strings)", where))
+
+
+def _dataset(name: str, entry: Any) -> DatasetInfo:
+    """One entry of catalog.yaml, checked (its ``aliases`` go to :data:`ALIASES`)."""
+    ok = isinstance(entry, dict) and set(_REQUIRED) <= set(entry) <= {*_REQUIRED, *_OPTIONAL}
+    _checked(entry, ok, f"a mapping of {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}", name)
+    c, h, w = _counts(entry["image_shape"], 3, f"{name}.image_shape")
+    split_sizes = None
+    if "split_sizes" in entry:
+        train, test = _counts(entry["split_sizes"], 2, f"{name}.split_sizes")
+        split_sizes = (train, test)
+    return DatasetInfo(
+        name=name,
+        title=_text(entry, "title", f"{name}.title"),
+        image_shape=(c, h, w),
+        class_names=_texts(entry["class_names"], f"{name}.class_names"),
+        files=tuple(_remote_file(f, f"{name}.files") for f in entry.get("files", [])),
+        mirrors=_texts(entry.get("mirrors", []), f"{name}.mirrors"),
+        archive=_remote_file(entry["archive"], f"{name}.archive") if "archive" in entry else None,
+        description=_text(entry, "description", f"{name}.description"),
+        format=_text(entry, "format", f"{name}.format"),
+        split_sizes=split_sizes,
+    )
+
+
+def _read_catalog() -> tuple[dict[str, DatasetInfo], dict[str, str]]:
+    """The datasets of catalog.yaml by name, and the other names they go by (alias -> name)."""
+    entries = read_yaml(CATALOG_FILE, "named datasets")
+    catalog = {name: _dataset(name, entry) for name, entry in entries.items()}
+    aliases = {a: name for name, entry in entries.items() for a in _texts(entry.get("aliases", []), f"{name}.aliases")}
+    return catalog, aliases
+
+
+CATALOG, ALIASES = _read_catalog()
+# The entries that code names directly (their formats' readers and tests).
+MNIST, FASHION_MNIST, CIFAR10, DIGITS = (CATALOG[name] for name in ("mnist", "fashion-mnist", "cifar10", "digits"))

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ImgbenchError
+from ..errors import ImgbenchError, did_you_mean
 
 INITS = ("he_uniform", "he_normal", "glorot_uniform", "glorot_normal")
 
 
 class SpecError(ImgbenchError):
     """A model spec is malformed or does not fit its input shape."""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass(frozen=True)

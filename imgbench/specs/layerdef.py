@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keys import Key, SpecError, did_you_mean
+from ..errors import did_you_mean
+from .keys import Key, SpecError
 
 Shape = tuple[int, ...]
 LayerSpec = dict[str, Any]

@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..errors import did_you_mean
 from .keys import (
     BOOL,
     BRANCHES,
@@ -36,7 +37,6 @@ from .keys import (
     UNITS,
     Key,
     SpecError,
-    did_you_mean,
 )
 from .layerdef import (
     LayerDef,

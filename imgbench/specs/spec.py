@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Sequence
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import did_you_mean
 from .keys import SpecError
 from .layerdef import LayerSpec, Shape
 from .layers import LAYERS, child_lists, layer_def, walk
@@ -53,27 +55,54 @@ def _resolve_layers(
     return out, shape
 
 
+SPEC_KEYS = ("name", "input_shape", "num_classes", "layers")  # every key of a spec, resolved or not
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1  # NumPy integers too
+
+
+def spec_header(spec: Any) -> tuple[str, Shape, int]:
+    """``(name, input_shape, num_classes)`` of a spec, checked: a mapping of known keys with every required one.
+
+    ``input_shape`` is 1 to 3 positive integers (a per-example shape: ``(F,)``, ``(T, D)`` or ``(C, H, W)``),
+    ``num_classes`` an integer >= 2.
+    """
+    if not isinstance(spec, Mapping):
+        raise SpecError(f"a model spec must be a mapping of {', '.join(SPEC_KEYS)}, got {spec!r}")
+    name = spec.get("name", "custom")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"a model spec's name must be a non-empty string, got {name!r}")
+    for key in spec:
+        if key not in SPEC_KEYS:
+            hint = did_you_mean(key, SPEC_KEYS) if isinstance(key, str) else ""
+            raise SpecError(f"model spec '{name}': unknown key {key!r}{hint}; a spec takes {', '.join(SPEC_KEYS)}")
+    for key in SPEC_KEYS[1:]:
+        if key not in spec:
+            raise SpecError(f"model spec '{name}' is missing '{key}'")
+    shape, num_classes = spec["input_shape"], spec["num_classes"]
+    if not isinstance(shape, (list, tuple)) or len(shape) not in (1, 2, 3) or not all(map(_positive_int, shape)):
+        raise SpecError(
+            f"model spec '{name}': input_shape must be a list of 1 to 3 positive integers "
+            f"((features,), (tokens, width) or (channels, height, width)), got {shape!r}"
+        )
+    if not _positive_int(num_classes) or num_classes < 2:
+        raise SpecError(f"model spec '{name}': num_classes must be an integer >= 2, got {num_classes!r}")
+    return name, tuple(int(d) for d in shape), int(num_classes)
+
+
 def resolve(spec: Spec) -> Spec:
     """A complete copy of ``spec``: defaults filled, layers named, keys and shapes checked.
 
-    Raises :class:`SpecError` when a layer has an unknown or bad key, does not
-    fit its input, or the last layer does not produce ``num_classes`` logits.
+    Raises :class:`SpecError` when the spec has an unknown, missing or bad top-level key
+    (see :func:`spec_header`), a layer has an unknown or bad key or does not fit its input,
+    or the last layer does not produce ``num_classes`` logits.
     """
-    for key in ("input_shape", "num_classes", "layers"):
-        if key not in spec:
-            raise SpecError(f"model spec '{spec.get('name', '?')}' is missing '{key}'")
-    shape = tuple(int(d) for d in spec["input_shape"])
-    layers, out = _resolve_layers(spec["layers"], shape, int(spec["num_classes"]), {})
-    if out != (int(spec["num_classes"]),):
-        raise SpecError(
-            f"model spec '{spec.get('name', '?')}' ends with shape {out}; expected ({spec['num_classes']},) logits"
-        )
-    return {
-        "name": spec.get("name", "custom"),
-        "input_shape": list(shape),
-        "num_classes": int(spec["num_classes"]),
-        "layers": layers,
-    }
+    name, shape, num_classes = spec_header(spec)
+    layers, out = _resolve_layers(spec["layers"], shape, num_classes, {})
+    if out != (num_classes,):
+        raise SpecError(f"model spec '{name}' ends with shape {out}; expected ({num_classes},) logits")
+    return {"name": name, "input_shape": list(shape), "num_classes": num_classes, "layers": layers}
 
 
 def output_shape(layers: list[LayerSpec], input_shape: Sequence[int], num_classes: int) -> Shape:

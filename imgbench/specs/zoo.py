@@ -14,7 +14,7 @@ from typing import Any
 
 from .keys import SpecError
 from .layerdef import LayerSpec
-from .spec import Spec, load_spec_file, param_count, resolve
+from .spec import Spec, load_spec_file, param_count, resolve, spec_header
 
 ZooModel = Callable[[list[int], int], list[LayerSpec]]
 
@@ -243,23 +243,30 @@ ZOO: dict[str, ZooModel] = {
 
 
 def build_spec(model: str, input_shape: Sequence[int], num_classes: int) -> Spec:
-    """Resolved spec for a zoo name or a path to a YAML/JSON spec file."""
+    """Resolved spec for a zoo name or a path to a YAML/JSON spec file.
+
+    A spec file may leave out ``name`` (then the file's name), ``input_shape`` and ``num_classes``
+    (then the data's); what it gives must match the data.  Its errors start with the file's path.
+    """
     shape = [int(d) for d in input_shape]
-    spec: Spec
     if model in ZOO:
-        spec = {
-            "name": model,
-            "input_shape": shape,
-            "num_classes": num_classes,
-            "layers": ZOO[model](shape, num_classes),
-        }
-    elif os.path.exists(model) or model.endswith((".yaml", ".yml", ".json")):
-        spec = load_spec_file(model)
-        spec.setdefault("name", os.path.splitext(os.path.basename(model))[0])
-        spec.setdefault("input_shape", shape)
-        spec.setdefault("num_classes", num_classes)
-        if [int(d) for d in spec["input_shape"]] != shape:
-            raise SpecError(f"{model}: spec expects input {spec['input_shape']} but the data is {shape}")
-    else:
+        return resolve(
+            {"name": model, "input_shape": shape, "num_classes": num_classes, "layers": ZOO[model](shape, num_classes)}
+        )
+    if not (os.path.exists(model) or model.endswith((".yaml", ".yml", ".json"))):
         raise SpecError(f"unknown model '{model}': expected one of {', '.join(ZOO)} or a spec file path")
-    return resolve(spec)
+    given = load_spec_file(model)  # its errors name the file already
+    stem = os.path.splitext(os.path.basename(model))[0]
+    spec = {"name": stem, "input_shape": shape, "num_classes": num_classes, **given}
+    try:
+        _, file_shape, file_classes = spec_header(spec)
+        if list(file_shape) != shape:
+            raise SpecError(f"the spec expects input {list(file_shape)} but the data is {shape}")
+        if file_classes != num_classes:
+            raise SpecError(
+                f"the spec has num_classes {file_classes} but the data has {num_classes} classes; "
+                f"set num_classes to {num_classes} or leave it out"
+            )
+        return resolve(spec)
+    except SpecError as exc:
+        raise SpecError(f"{model}: {exc}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..fileio import read_yaml
-from ..specs.keys import did_you_mean
+from ..errors import did_you_mean
 from .studyfile import Study, parse_study
 
 PRESETS: dict[str, dict] = read_yaml(Path(__file__).with_name("presets.yaml"), "preset studies")

@@ -131,7 +131,9 @@ CONFIGS = [
     ("spec-other-input", lambda c: c["spec"].update(input_shape=[1, 28, 28]), ["[1, 28, 28]", "--model"]),
 ]
 
-# (id, layers of a spec file, words the message must hold)
+LOGITS = [{"type": "flatten"}, {"type": "dense", "units": "num_classes"}]
+# (id, a spec file's layers (the logits are added) or its top-level keys (over LOGITS), words the message must hold);
+# every message also names the spec file.  The data (digits) is 1x8x8 in 10 classes.
 SPECS = [
     ("stride-0", [{"type": "conv2d", "filters": 4, "kernel_size": 3, "stride": 0}], ["stride", "got 0"]),
     ("filters-0", [{"type": "conv2d", "filters": 0, "kernel_size": 3}], ["filters", "got 0"]),
@@ -146,8 +148,37 @@ SPECS = [
     ("key-misspelt", [{"type": "conv2d", "filter": 4, "kernel_size": 3}], ["'filter'", "did you mean 'filters'"]),
     ("type-misspelt", [{"type": "conv2", "filters": 4, "kernel_size": 3}], ["'conv2'", "did you mean 'conv2d'"]),
     ("kernel-too-big", [{"type": "conv2d", "filters": 4, "kernel_size": 9}], ["9x9", "does not fit"]),
+    ("classes-mismatch", {"num_classes": 3}, ["num_classes 3", "10 classes"]),
+    ("classes-1", {"num_classes": 1}, ["num_classes", "integer >= 2", "got 1"]),
+    ("classes-text", {"num_classes": "ten"}, ["num_classes", "got 'ten'"]),
+    ("input-fraction", {"input_shape": [1, 8.5, 8]}, ["input_shape", "positive integers", "[1, 8.5, 8]"]),
+    ("input-text", {"input_shape": "1x8x8"}, ["input_shape", "'1x8x8'"]),
+    ("input-four-axes", {"input_shape": [1, 1, 8, 8]}, ["input_shape", "[1, 1, 8, 8]"]),
+    ("input-mismatch", {"input_shape": [1, 28, 28]}, ["expects input [1, 28, 28]", "[1, 8, 8]"]),
+    ("top-level-misspelt", {"layerz": []}, ["unknown key 'layerz'", "did you mean 'layers'"]),
+    ("layers-not-a-list", {"layers": "conv"}, ["layers must be a list", "'conv'"]),
+    ("name-not-text", {"name": 7}, ["name", "got 7"]),
+    (
+        "residual-key-misspelt",
+        [{"type": "residual", "layers": [{"type": "conv2d", "filter": 4, "kernel_size": 3, "padding": "same"}]}],
+        ["res1.conv1", "'filter'", "did you mean 'filters'"],
+    ),
+    (
+        "concat-key-misspelt",
+        [{"type": "concat", "branches": [[{"type": "maxpool2d", "sise": 3}], []]}],
+        ["cat1.b1.pool1", "'sise'", "did you mean 'size'"],
+    ),
+    (
+        "heads-do-not-divide-width",
+        [{"type": "patchembed", "patch_size": 4, "dim": 10}, {"type": "transformer", "heads": 4}],
+        ["block1", "4 heads do not divide the token width 10"],
+    ),
+    (
+        "patch-does-not-divide-image",
+        [{"type": "patchembed", "patch_size": 3, "dim": 8}, {"type": "tokenpool"}],
+        ["patch1", "patch size 3 does not divide the 8x8 input"],
+    ),
 ]
-LOGITS = [{"type": "flatten"}, {"type": "dense", "units": "num_classes"}]
 
 
 def _run(argv, capsys) -> tuple[int, str]:
@@ -212,12 +243,13 @@ def test_bad_config_file(workdir, capsys, change, needles):
     assert _tree(workdir) == {"config.yaml"}
 
 
-@pytest.mark.parametrize("layers,needles", [case[1:] for case in SPECS], ids=[case[0] for case in SPECS])
-def test_bad_spec_file(workdir, capsys, layers, needles):
+@pytest.mark.parametrize("content,needles", [case[1:] for case in SPECS], ids=[case[0] for case in SPECS])
+def test_bad_spec_file(workdir, capsys, content, needles):
     path = workdir / "model.yaml"
-    path.write_text(yaml.safe_dump({"layers": [*layers, *LOGITS]}))
+    spec = {"layers": [*content, *LOGITS]} if isinstance(content, list) else {"layers": LOGITS, **content}
+    path.write_text(yaml.safe_dump(spec))
     code, err = _run(["train", "--dataset", "digits", "--model", path], capsys)
-    _assert_one_error(code, err, needles)
+    _assert_one_error(code, err, [str(path), *needles])
     assert _tree(workdir) == {"model.yaml"}
 
 

@@ -104,6 +104,48 @@ def test_spec_file(tmp_path):
         build_spec("nope", [1, 8, 8], 10)
 
 
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"input_shape": [1, 8.5, 8]}, r"input_shape must be a list of 1 to 3 positive integers .*, got \[1, 8.5, 8\]"),
+        ({"input_shape": "1,8,8"}, "input_shape must be .*, got '1,8,8'"),
+        ({"input_shape": [1, 1, 4, 4]}, r"input_shape must be .*, got \[1, 1, 4, 4\]"),
+        ({"input_shape": []}, r"input_shape must be .*, got \[\]"),
+        ({"input_shape": [1, 0, 4]}, r"input_shape must be .*, got \[1, 0, 4\]"),
+        ({"input_shape": [True, 4, 4]}, "input_shape must be"),
+        ({"num_classes": "3"}, "num_classes must be an integer >= 2, got '3'"),
+        ({"num_classes": 1}, "num_classes must be an integer >= 2, got 1"),
+        ({"num_classes": 3.0}, "num_classes must be an integer >= 2, got 3.0"),
+        ({"layerz": []}, r"unknown key 'layerz' \(did you mean 'layers'\?\); a spec takes name, input_shape"),
+        ({"name": ""}, "name must be a non-empty string"),
+    ],
+)
+def test_top_level_keys_are_checked(change, match):
+    spec = {"input_shape": [1, 4, 4], "num_classes": 3, "layers": [{"type": "flatten"}, {"type": "dense", "units": 3}]}
+    with pytest.raises(SpecError, match=match):
+        resolve({**spec, **change})
+
+
+def test_a_resolved_spec_holds_only_the_keys_resolve_accepts():
+    spec = build_spec("resnet-small", np.array([3, 32, 32]), np.int64(10))  # NumPy integers are taken as ints
+    assert set(spec) == {"name", "input_shape", "num_classes", "layers"} and type(spec["num_classes"]) is int
+    assert resolve(spec) == spec
+
+
+def test_spec_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    logits = [{"type": "flatten"}, {"type": "dense", "units": "num_classes"}]
+    path.write_text(yaml.safe_dump({"num_classes": 3, "layers": logits}))
+    with pytest.raises(SpecError, match=f"^{path}: the spec has num_classes 3 but the data has 10 classes"):
+        build_spec(str(path), [1, 8, 8], 10)
+    path.write_text(yaml.safe_dump({"input_shape": [1, "8", 8], "layers": logits}))
+    with pytest.raises(SpecError, match=f"^{path}: model spec 'tiny': input_shape must be"):
+        build_spec(str(path), [1, 8, 8], 10)
+    path.write_text(yaml.safe_dump({"layers": [{"type": "conv2d", "filters": 2, "kernel_size": 9}, *logits]}))
+    with pytest.raises(SpecError, match=f"^{path}: conv1: a 9x9 kernel does not fit"):
+        build_spec(str(path), [1, 8, 8], 10)
+
+
 # --- the layer registry -------------------------------------------------------------------
 
 

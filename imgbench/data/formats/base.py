@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from ..catalog import DatasetInfo
+from ...errors import DataFormatError
+from ..catalog import CATALOG, DatasetInfo
 from ..dataset import Dataset
 
 
@@ -65,3 +67,33 @@ class DatasetFormat:
     def short_name(self, name: str) -> str:
         """A name fit for run names and tables: the last component of PATH, or the dataset's name."""
         return self.location(name).rstrip("/").split("/")[-1]
+
+
+Found = TypeVar("Found")
+
+
+def folder_format(
+    name: str,
+    usage: str,
+    find: Callable[[Path, DatasetInfo], Found | None],
+    read_found: Callable[[DatasetInfo, Path, Found], Dataset],
+    expected_files: Callable[[DatasetInfo], list[str]],
+) -> DatasetFormat:
+    """The format of named datasets whose files lie in one folder (IDX, CIFAR-10).
+
+    ``find(folder, info)`` looks for the dataset's files in ``folder``: what it finds (paths, a
+    layout), or None when some are missing, so the folder does not hold the dataset.
+    ``read_found(info, folder, found)`` reads them; ``expected_files`` lists them for messages.
+    """
+
+    def holds(folder: Path, info: DatasetInfo) -> bool:
+        return find(folder, info) is not None
+
+    def read(dataset: str, folder: Path | None, options: LoadOptions) -> Dataset:
+        info = CATALOG[dataset]
+        found = find(folder, info) if folder is not None else None
+        if folder is None or found is None:
+            raise DataFormatError(f"{folder}: expected the files of {info.name}: {', '.join(expected_files(info))}")
+        return read_found(info, folder, found)
+
+    return DatasetFormat(name, usage, read, holds=holds, expected_files=expected_files)

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from ...errors import DataFormatError
 from ..catalog import CIFAR10, DatasetInfo
 from ..dataset import Dataset
-from .base import DatasetFormat, LoadOptions
+from .base import folder_format
 
 # The release's labels, used when a folder has no batches.meta.
 CLASS_NAMES = CIFAR10.class_names
@@ -201,8 +201,8 @@ def cifar_layout(folder: Path) -> tuple[str, Path] | None:
     return None
 
 
-def _holds(folder: Path, info: DatasetInfo) -> bool:
-    return cifar_layout(folder) is not None
+def _find(folder: Path, info: DatasetInfo) -> tuple[str, Path] | None:
+    return cifar_layout(folder)
 
 
 def _expected_files(info: DatasetInfo) -> list[str]:
@@ -212,20 +212,17 @@ def _expected_files(info: DatasetInfo) -> list[str]:
     ]
 
 
-def _read(name: str, folder: Path | None, options: LoadOptions) -> Dataset:
-    layout = cifar_layout(folder) if folder is not None else None
-    if layout is None:
-        raise DataFormatError(f"{folder}: expected CIFAR-10 batches in " + " ".join(_expected_files(CIFAR10)))
+def _read(info: DatasetInfo, folder: Path, layout: tuple[str, Path]) -> Dataset:
     kind, sub = layout
     reader = read_python_batches if kind == "py" else read_binary_batches
     X_train, y_train, X_test, y_test, names = reader(sub)
-    return Dataset(name, X_train, y_train, X_test, y_test, names, str(sub))
+    return Dataset(info.name, X_train, y_train, X_test, y_test, names, str(sub))
 
 
-FORMAT = DatasetFormat(
-    name="cifar",
-    usage="CIFAR-10 batches (cifar-10-batches-py pickles or cifar-10-batches-bin records)",
-    read=_read,
-    holds=_holds,
-    expected_files=_expected_files,
+FORMAT = folder_format(
+    "cifar",
+    "CIFAR-10 batches (cifar-10-batches-py pickles or cifar-10-batches-bin records)",
+    _find,
+    _read,
+    _expected_files,
 )

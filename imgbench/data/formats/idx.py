@@ -17,9 +17,9 @@ import numpy.typing as npt
 
 from ...errors import DataFormatError
 from ...fileio import atomic_write_bytes
-from ..catalog import CATALOG, DatasetInfo
+from ..catalog import DatasetInfo
 from ..dataset import Dataset
-from .base import DatasetFormat, LoadOptions
+from .base import folder_format
 
 # dtype code -> big-endian NumPy dtype, from the IDX specification.
 IDX_DTYPES: dict[int, np.dtype[Any]] = {
@@ -126,34 +126,22 @@ def idx_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _holds(folder: Path, info: DatasetInfo) -> bool:
-    return bool(info.files) and all(idx_file(folder, f.name) for f in info.files)
+def _find(folder: Path, info: DatasetInfo) -> tuple[Path, ...] | None:
+    """The dataset's IDX files in ``folder`` (each ``.gz`` or raw), in catalog order; None if one is missing."""
+    paths = [idx_file(folder, f.name) for f in info.files]
+    found = [p for p in paths if p is not None]
+    return tuple(found) if info.files and len(found) == len(paths) else None
 
 
 def _expected_files(info: DatasetInfo) -> list[str]:
     return [f.name for f in info.files]
 
 
-def _required(folder: Path, name: str) -> Path:
-    path = idx_file(folder, name)
-    if path is None:
-        raise DataFormatError(f"{folder}: expected {name} or {name.removesuffix('.gz')}, found neither")
-    return path
-
-
-def _read(name: str, folder: Path | None, options: LoadOptions) -> Dataset:
-    info = CATALOG[name]
-    assert folder is not None, "an IDX dataset is read from the folder that holds its files"
-    tr_img, tr_lab, te_img, te_lab = (_required(folder, f.name) for f in info.files)
+def _read(info: DatasetInfo, folder: Path, paths: tuple[Path, ...]) -> Dataset:
+    tr_img, tr_lab, te_img, te_lab = paths
     X_train, y_train = images_labels(read_idx(tr_img), read_idx(tr_lab), tr_img, tr_lab)
     X_test, y_test = images_labels(read_idx(te_img), read_idx(te_lab), te_img, te_lab)
     return Dataset(info.name, X_train, y_train, X_test, y_test, info.class_names, str(folder))
 
 
-FORMAT = DatasetFormat(
-    name="idx",
-    usage="IDX files (train/t10k images and labels, .gz or raw)",
-    read=_read,
-    holds=_holds,
-    expected_files=_expected_files,
-)
+FORMAT = folder_format("idx", "IDX files (train/t10k images and labels, .gz or raw)", _find, _read, _expected_files)

@@ -25,7 +25,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...specs.layerdef import conv_arguments, conv_out, padding_amount
 from . import _kernels
-from .init import initialise
 from .layers import Builder, Layer
 
 __all__ = ["AvgPool2D", "Conv2D", "DepthwiseConv2D", "GlobalAvgPool2D", "MaxPool2D", "col2im", "im2col"]
@@ -102,11 +101,8 @@ class Conv2D(Layer):
         name: str = "",
     ):
         super().__init__(name)
-        rng = rng or np.random.default_rng(0)
         self.k, self.stride, self.pad = kernel_size, stride, padding
-        self._add_param("weight", initialise(init, (filters, in_channels, kernel_size, kernel_size), rng))
-        if bias:
-            self._add_param("bias", np.zeros(filters, np.float32))
+        self._add_weight_and_bias((filters, in_channels, kernel_size, kernel_size), init, bias, rng)
 
     def forward(self, x, *, training=False):
         n = x.shape[0]

@@ -65,6 +65,18 @@ class Layer:
         self.params[key] = value
         self.grads[key] = np.zeros_like(value)
 
+    def _add_weight_and_bias(
+        self, shape: tuple[int, ...], init: str, bias: bool, rng: np.random.Generator | None
+    ) -> None:
+        """A ``weight`` of ``shape`` drawn from initialiser ``init`` and, with ``bias``, a zero ``bias`` per output.
+
+        The outputs are the first axis of ``shape`` (PyTorch's layout).  Without ``rng`` the draws come
+        from a generator seeded with 0, so a layer built on its own is reproducible.
+        """
+        self._add_param("weight", initialise(init, shape, rng or np.random.default_rng(0)))
+        if bias:
+            self._add_param("bias", np.zeros(shape[0], np.float32))
+
 
 class Dense(Layer):
     """Fully-connected layer.
@@ -84,10 +96,7 @@ class Dense(Layer):
         name: str = "",
     ):
         super().__init__(name)
-        rng = rng or np.random.default_rng(0)
-        self._add_param("weight", initialise(init, (units, in_features), rng))
-        if bias:
-            self._add_param("bias", np.zeros(units, np.float32))
+        self._add_weight_and_bias((units, in_features), init, bias, rng)
 
     def forward(self, x, *, training=False):
         self.cache = x
