@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ImgbenchError
+from ..errors import ImgbenchError, did_you_mean
 from ..fileio import read_yaml
-from ..errors import did_you_mean
 from .studyfile import Study, parse_study
 
 PRESETS: dict[str, dict] = read_yaml(Path(__file__).with_name("presets.yaml"), "preset studies")
