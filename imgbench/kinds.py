@@ -206,18 +206,19 @@ class Text(Typed):
 
 @dataclass(frozen=True)
 class ListOf(Kind):
-    """A non-empty list of ``item`` values; a single value stands for a list of one.  On the command line:
-    comma-separated."""
+    """A non-empty list of ``item`` values (empty too when ``may_be_empty``); a single value stands for a list
+    of one.  On the command line: comma-separated."""
 
     item: Kind
+    may_be_empty: bool = False
 
     @property
     def expected(self) -> str:
-        return f"a non-empty list, each {self.item.expected}"
+        return f"a {'' if self.may_be_empty else 'non-empty '}list, each {self.item.expected}"
 
     def accept(self, value: Any) -> list[Any]:
         items = value if isinstance(value, list) else [value]
-        if not items or any(v is None for v in items):
+        if (not items and not self.may_be_empty) or any(v is None for v in items):
             raise _Rejected
         return [self.item.accept(v) for v in items]
 

@@ -57,6 +57,7 @@ _optimizers = _registry(".engines.base", "OPTIMIZERS")
 _precisions = _registry(".engines.base", "PRECISIONS")
 _devices = _registry(".engines.base", "DEVICES")
 _schedules = _registry(".training.schedules", "SCHEDULES")
+_trackers = _registry(".training.trackers", "TRACKERS")
 MONITORS = ("val_loss", "val_acc")  # what early stopping watches (training.callbacks.EarlyStopping)
 
 SEED_RANGE = (0, 2**32 - 1)  # NumPy's legacy seed takes 32 bits
@@ -130,6 +131,14 @@ class RunSettings:
     )
     patience: int = setting(5, Integer(1), "epochs without improvement before early stopping", TRAINING)
     quiet: bool = setting(False, Flag(), "no progress output", RUN)
+    log: list[str] | None = setting(
+        None,
+        ListOf(Choice(_trackers), optional=True),
+        "experiment trackers, comma-separated: tensorboard (RUN_DIR/tensorboard), mlflow (RUNS_DIR/mlflow, "
+        "or MLFLOW_TRACKING_URI); optional extras: pip install 'imgbench[trackers]'",
+        RUN,
+        "TRACKER[,TRACKER]",
+    )
     study: str | None = setting(None, dataclasses.replace(SAFE_NAME, optional=True), "the study this run belongs to")
     train: TrainConfig = field(default_factory=TrainConfig)
     spec: dict[str, Any] | None = setting(
@@ -206,12 +215,22 @@ STUDY_KEYS: dict[str, Setting] = {
     "engines": Setting(ListOf(Choice(_engines)), None, "the engines"),
     "groups": Setting(Kind(optional=True), [], "several groups, each with its own datasets, models, engines, ..."),
     "reported": Setting(Table(optional=True), None, "figures a classic study reported: source and rows"),
-    "notes": Setting(ListOf(Text(), optional=True), None, "notes printed in the report"),
+    # may be empty: Study.to_dict records [] when a study has no notes, and study.yaml must load back.
+    "notes": Setting(ListOf(Text(), optional=True, may_be_empty=True), None, "notes printed in the report"),
     "root": Setting(Text(optional=True), None, "directory searched first for named datasets"),
 }
 GROUP_KEYS = ("datasets", "models", "engines", "seeds", "train", "settings")
 # The RunSettings a study's settings: section may hold; the rest are fixed by the study or per run.
-STUDY_RUN_SETTINGS = ("image_size", "device", "threads", "deterministic", "precision", "early_stopping", "patience")
+STUDY_RUN_SETTINGS = (
+    "image_size",
+    "device",
+    "threads",
+    "deterministic",
+    "precision",
+    "early_stopping",
+    "patience",
+    "log",
+)
 
 # Options of single commands, not recorded with a run.
 COMMAND_OPTIONS: dict[str, Setting] = {

@@ -1,10 +1,13 @@
 """The comparative report, built only from run directories: ``report.html`` (self-contained) and ``report.md``.
 
-For each dataset: a summary table (mean ± std and a 95% confidence interval
-across seeds; a bootstrap interval for single runs), the classic study's
+For each dataset: a summary table (mean ± std over seeds and a 95% interval
+of the expected accuracy over seeds x test images, its method and n in the
+caption), inference and epoch timings with their spread, the classic study's
 reported figures beside ours, overlaid learning curves, per-class F1,
-accuracy against parameters and training time, McNemar's exact test between
-every pair of models, confusion matrices and the most confident mistakes.
+accuracy against parameters and training time, every pair of models compared
+over all their seeds (difference and P(improvement) with intervals, Holm's
+decision, per-seed McNemar tests, a sentence each), the smallest difference
+the study could detect, confusion matrices and the most confident mistakes.
 Then the environment of the runs and the command that reproduces them.
 
 Reading the runs is in :mod:`.report_records`, the statistics in
@@ -21,31 +24,51 @@ from ..errors import ImgbenchError
 from ..fileio import read_yaml
 from .report_figures import Figures, confusion_figures, mistakes_figure, summary_figures
 from .report_records import Group, environments, group_runs, load_records, run_rows
-from .report_tables import per_class_f1, reported_beside_ours, significance, summarize_group
+from .report_tables import (
+    TIMING_CAPTION,
+    few_seeds,
+    group_correctness,
+    pairwise,
+    pairwise_captions,
+    per_class_f1,
+    power_line,
+    reported_beside_ours,
+    summarize_group,
+    summary_captions,
+    timing_row,
+)
 from .studyfile import Study, parse_study
 
 
 def dataset_section(dataset: str, groups: list[Group], study: Study | None, figs: Figures) -> dict:
-    """Tables and figures of one dataset."""
-    rows = [summarize_group(g) for g in groups]
+    """Tables, comparisons and figures of one dataset."""
+    correct, notes = group_correctness(groups)
+    rows = [summarize_group(g, correct.get(g.label)) for g in groups]
+    comparisons, test_set_notes = pairwise(groups, correct)
     class_names = groups[0].runs[0].metrics["class_names"]
     f1 = per_class_f1(groups, class_names)
-    labels, p, pairs = significance(groups)
-    figures = summary_figures(figs, dataset, groups, rows, f1, (labels, p))
+    figures = summary_figures(figs, dataset, groups, rows, f1, comparisons)
     confusion = confusion_figures(figs, dataset, groups)
     mistakes, mistakes_note = mistakes_figure(figs, dataset, groups, rows)
     return {
         "name": dataset,
+        "notes": notes + test_set_notes,
+        "warnings": few_seeds(groups),
         "rows": rows,
+        "summary_captions": summary_captions(rows),
+        "timings": [timing_row(g) for g in groups],
+        "timing_caption": TIMING_CAPTION,
         "reported": reported_beside_ours(study, dataset, rows),
         "figures": figures,
         "confusion": confusion,
-        "pairs": pairs,
+        "comparisons": comparisons,
+        "comparison_captions": pairwise_captions(comparisons) if comparisons else [],
+        "power": power_line(comparisons),
         "mistakes": mistakes,
         "mistakes_note": mistakes_note,
         "class_names": class_names,
         "per_class_f1": {c: {label: values[i] for label, values in f1.items()} for i, c in enumerate(class_names)},
-        "labels": labels,
+        "labels": [g.label for g in groups],
     }
 
 

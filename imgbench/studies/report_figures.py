@@ -32,15 +32,27 @@ class Figures:
         return {"file": f"{self.folder.name}/{path.name}", "data": data, "caption": caption}
 
 
+def _difference_matrix(labels: list[str], comparisons: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Row minus column accuracy and Holm's decision for every compared pair (NaN / False where not compared)."""
+    index = {label: i for i, label in enumerate(labels)}
+    difference = np.full((len(labels), len(labels)), np.nan)
+    significant = np.zeros_like(difference, dtype=bool)
+    for c in comparisons:
+        i, j, d = index[c["a"]], index[c["b"]], c["difference"]["estimate"]
+        difference[i, j], difference[j, i] = d, -d
+        significant[i, j] = significant[j, i] = c["test"]["significant"]
+    return difference, significant
+
+
 def summary_figures(
     figs: Figures,
     dataset: str,
     groups: list[Group],
     rows: list[dict],
     f1: dict[str, list[float]],
-    significance: tuple[list[str], np.ndarray],
+    comparisons: list[dict],
 ) -> list[dict]:
-    """Learning curves, per-class F1, accuracy against parameters and, for several models, McNemar p-values."""
+    """Learning curves, per-class F1, accuracy against parameters and, for several models, the pairwise differences."""
     from ..viz.comparison import plot_curves_overlay, plot_per_class_f1, plot_significance, plot_tradeoff
 
     figures = []
@@ -74,16 +86,22 @@ def summary_figures(
             "Test accuracy against parameter count; the marker's area and label give the mean training time.",
         )
     )
-    if len(groups) > 1:
-        labels, p = significance
-        plot_significance(labels, p, figs.path(f"{dataset}-significance"), f"{dataset}: McNemar exact test")
+    if comparisons:
+        labels = [g.label for g in groups]
+        difference, significant = _difference_matrix(labels, comparisons)
+        plot_significance(
+            labels,
+            difference,
+            significant,
+            figs.path(f"{dataset}-significance"),
+            f"{dataset}: row minus column, accuracy points (* significant after Holm)",
+        )
         figures.append(
             figs.entry(
                 f"{dataset}-significance",
-                "Pairwise McNemar exact tests on the test split "
-                "(lowest seed of each model): raw p-values, * marks p < 0.05 before "
-                "correction for multiple comparisons; the table below "
-                "gives Holm-adjusted values.",
+                "Difference in mean test accuracy (row minus column, points) over all seeds of both models; "
+                "* marks a pair whose difference is significant after Holm's adjustment. "
+                "The comparison table gives the intervals and the tests.",
             )
         )
     return figures

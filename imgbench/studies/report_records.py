@@ -84,6 +84,16 @@ class Group:
     def values(self, key: str) -> list[float]:
         return [float(r.metrics[key]) for r in self.runs if r.metrics.get(key) is not None]
 
+    def correct(self) -> dict[int, np.ndarray]:
+        """Each seed's correctness on the test images (``correct[seed][image]``), for the seeds x images statistics.
+
+        Raises ImgbenchError when a run's predictions.npz cannot be read, or when two runs share a seed (the
+        statistics pair runs by seed number, so a repeated seed would silently count once)."""
+        seeds = [r.seed for r in self.runs]
+        if len(set(seeds)) != len(seeds):
+            raise ImgbenchError(f"{self.label} on {self.dataset}: several runs with the same seed ({seeds})")
+        return {r.seed: r.predictions["probs"].argmax(1) == r.predictions["y_true"] for r in self.runs}
+
 
 def load_records(run_dirs) -> tuple[list[RunRecord], list[str]]:
     """Finished runs among ``run_dirs`` and a note for every directory left out."""

@@ -86,23 +86,27 @@ def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> None
     plt.close(fig)
 
 
-def plot_significance(labels: list[str], p_values: np.ndarray, path: str | Path, title: str = "") -> None:
-    """McNemar p-values between every pair of models; cells below 0.05 are marked."""
+def plot_significance(
+    labels: list[str], difference: np.ndarray, significant: np.ndarray, path: str | Path, title: str = ""
+) -> None:
+    """Pairwise differences in accuracy (row minus column, in points) on a diverging scale; significant pairs
+    marked with *, pairs not compared (NaN, e.g. scored on different test sets) left blank."""
     plt = pyplot()
     k = len(labels)
     size = max(4.5, 0.9 * k + 2.5)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    shown = np.where(np.eye(k, dtype=bool), np.nan, p_values)
-    im = ax.imshow(-np.log10(np.clip(shown, 1e-12, 1)), cmap="Reds", vmin=0, vmax=6)
+    points = 100 * np.where(np.eye(k, dtype=bool), np.nan, difference)
+    limit = max(float(np.nanmax(np.abs(points))) if np.isfinite(points).any() else 0.0, 0.5)
+    im = ax.imshow(points, cmap="RdBu", vmin=-limit, vmax=limit)
     ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), labels, fontsize=8)
     for i in range(k):
         for j in range(k):
-            if i != j:
-                p = p_values[i, j]
-                text = f"{p:.2g}" + (" *" if p < 0.05 else "")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if p < 1e-4 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="-log10(p)")
-    ax.set_title(title or "McNemar exact test, p-values (* p < 0.05)")
+            if np.isfinite(points[i, j]):
+                text = f"{points[i, j]:+.1f}" + (" *" if significant[i, j] else "")
+                dark = abs(points[i, j]) > 0.6 * limit
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="row minus column (accuracy points)")
+    ax.set_title(title or "row minus column, accuracy points (* significant)")
     save_figure(fig, path)
     plt.close(fig)

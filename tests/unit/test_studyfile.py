@@ -80,3 +80,12 @@ def test_cifar10_falls_back_to_the_image_folder_copy(tmp_path):
     assert planned[0].settings.dataset == f"folder:{(tmp_path / 'cifar10-jpg').resolve()}"
     assert planned[0].key == "cifar10-jpg-mlp-numpy-seed0"
     assert len(notes) == 1 and "image-folder copy" in notes[0]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_recorded_study_loads_back(name):
+    """study.yaml records Study.to_dict(); `imgbench report --study` and reruns parse it again."""
+    study = preset(name)
+    again = parse_study(study.to_dict(), "study.yaml")
+    assert again.to_dict() == study.to_dict()
+    assert [p.key for p in plan_runs(again, None)[0]] == [p.key for p in plan_runs(study, None)[0]]
