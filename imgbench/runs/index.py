@@ -5,17 +5,26 @@ directory's config.yaml and metrics.json, and :meth:`RunIndex.reindex`
 rebuilds the whole table from the directories.  The database runs in WAL
 mode, so readers never block the writer, and every write is one short
 ``BEGIN IMMEDIATE`` transaction, so concurrent study workers take turns.
+
+Queries work where nothing can be written: in a read-only folder the index is
+opened read-only and immutable (WAL needs a writable folder), and with no
+usable index file the rows are read from the run directories.  Damaged runs
+(see :mod:`imgbench.runs.health`) are left out, with a warning.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..fileio import read_json, read_yaml
+from .health import DAMAGED, FINISHED, MISSING, run_state
+from .lock import run_lock
 
 INDEX_NAME = "index.sqlite"
 
@@ -49,10 +58,16 @@ CREATE INDEX IF NOT EXISTS runs_by_study ON runs (study);
 
 
 def summarize_run(run: Path) -> dict:
-    """The index row of one run directory (read from its files only)."""
+    """The index row of one run directory (read from its files only); a damaged run is an ImgbenchError.
+
+    Damaged: files unreadable or missing (see :func:`~imgbench.runs.health.run_state`), even where a
+    committed checkpoint would let the run be resumed.
+    """
+    state = run_state(run)
+    if state.problem or state.status in (DAMAGED, MISSING):
+        raise ImgbenchError(state.problem or f"{run}: no such run directory")
     config = read_yaml(run / "config.yaml", "run config")
-    metrics_path = run / "metrics.json"
-    m = read_json(metrics_path) if metrics_path.exists() else {}
+    m = read_json(run / "metrics.json") if state.status == FINISHED else {}
     spec = config.get("spec") or {}
     return {
         "name": run.name,
@@ -76,12 +91,28 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.yaml").is_file()
 
 
+def directory_rows(runs_dir: Path) -> list[dict]:
+    """The index rows of every run directory in ``runs_dir``; each damaged run is left out with a warning."""
+    rows = []
+    for path in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if is_run_dir(path):
+            try:
+                rows.append(summarize_run(path))
+            except ImgbenchError as exc:
+                warnings.warn(f"left out of the index: {exc}", stacklevel=2)
+    return rows
+
+
 class RunIndex:
     """The index of one runs directory."""
 
     def __init__(self, runs_dir: str | Path):
         self.runs_dir = Path(runs_dir)
         self.path = self.runs_dir / INDEX_NAME
+
+    def writable(self) -> bool:
+        """Can the index be written here (the folder, and the index file if there is one)?"""
+        return os.access(self.runs_dir, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
 
     def _connect(self) -> sqlite3.Connection:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -94,12 +125,20 @@ class RunIndex:
         return con
 
     def _write(self, sql_rows: list[tuple[str, tuple]]) -> None:
-        con = self._connect()
+        """One transaction; a full disk, a read-only folder or a lock held too long is an ImgbenchError."""
+        try:
+            con = self._connect()
+        except sqlite3.OperationalError as exc:
+            raise ImgbenchError(f"{self.path}: cannot write the run index ({exc})") from None
         try:
             con.execute("BEGIN IMMEDIATE")  # take the write lock now, not half-way through
             for sql, params in sql_rows:
                 con.execute(sql, params)
             con.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise ImgbenchError(f"{self.path}: cannot write the run index ({exc})") from None
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
@@ -123,14 +162,33 @@ class RunIndex:
         return row
 
     def reindex(self) -> int:
-        """Rebuild the table from the run directories; returns how many runs it holds."""
-        rows = (
-            [summarize_run(p) for p in sorted(self.runs_dir.iterdir()) if is_run_dir(p)]
-            if self.runs_dir.is_dir()
-            else []
-        )
+        """Rebuild the table from the run directories (damaged runs left out); returns how many runs it holds."""
+        rows = directory_rows(self.runs_dir)
         self._write([("DELETE FROM runs", ())] + [self._upsert(r) for r in rows])
         return len(rows)
+
+    def _query(self, sql: str, params: list) -> list[dict]:
+        """Rows of a query on the index file, or on the run directories when that file is missing or unreadable.
+
+        A read-only folder whose index has un-checkpointed WAL pages is read from the directories too: an
+        immutable connection would not see those pages.
+        """
+        wal = self.path.with_name(self.path.name + "-wal")
+        pending = not self.writable() and wal.exists() and wal.stat().st_size > 0
+        if self.path.exists() and not pending:
+            try:
+                return _rows(self._connect() if self.writable() else self._connect_read_only(), sql, params)
+            except sqlite3.Error as exc:
+                warnings.warn(f"{self.path}: cannot be read ({exc}); reading the run directories", stacklevel=3)
+        scanned = sqlite3.connect(":memory:")
+        scanned.executescript(_SCHEMA)
+        for row in directory_rows(self.runs_dir):
+            scanned.execute(*self._upsert(row))
+        return _rows(scanned, sql, params)
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """The index file opened read-only and immutable: no WAL, no shared memory file, nothing written."""
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
 
     def list(
         self,
@@ -151,25 +209,28 @@ class RunIndex:
             where.append("dataset LIKE ?")
             params.append(f"%{dataset}%")
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created, name"
-        con = self._connect()
-        try:
-            return [dict(r) for r in con.execute(sql, params)]
-        finally:
-            con.close()
+        return self._query(sql, params)
 
     def get(self, name: str) -> dict | None:
-        con = self._connect()
-        try:
-            row = con.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
-            return dict(row) if row else None
-        finally:
-            con.close()
+        """The row of the run ``name``, or None."""
+        rows = self._query("SELECT * FROM runs WHERE name = ?", [name])
+        return rows[0] if rows else None
 
     def remove(self, name: str) -> Path:
-        """Delete a run directory and its row."""
+        """Delete a run directory and its row; a run another process is writing is refused."""
         run = self.runs_dir / name
         if "/" in name or name in ("", ".", "..") or not is_run_dir(run):
             raise ImgbenchError(f"{run}: no such run directory (expected a folder with config.yaml)")
-        shutil.rmtree(run)
+        with run_lock(self.runs_dir, name):
+            shutil.rmtree(run)
         self._write([("DELETE FROM runs WHERE name = ?", (name,))])
         return run
+
+
+def _rows(con: sqlite3.Connection, sql: str, params: list) -> list[dict]:
+    """Every row of ``sql`` as a dict; closes the connection."""
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()

@@ -19,9 +19,12 @@ def open_index(runs_dir: str | Path) -> RunIndex:
 
 
 def list_runs(runs_dir: str | Path, **filters: str | None) -> list[dict]:
-    """Index rows matching ``filters`` (see :meth:`RunIndex.list`); a directory never indexed is indexed first."""
+    """Index rows matching ``filters`` (see :meth:`RunIndex.list`); a directory never indexed is indexed first.
+
+    A read-only directory is listed without writing anything (see :class:`RunIndex`).
+    """
     index = open_index(runs_dir)
-    if not index.path.exists():
+    if not index.path.exists() and index.writable():
         index.reindex()
     return index.list(**filters)
 

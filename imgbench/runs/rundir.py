@@ -18,21 +18,42 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImgbenchError
+from ..fileio import writing
+from .lock import FileLock, LockHeldError, run_lock
 
 
-def unique_run_dir(runs_dir: str | Path, name: str) -> Path:
-    """Create ``runs_dir/name``, or ``name-2``, ``name-3``, ... if taken (creation is atomic)."""
-    if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
-        raise ImgbenchError(f"run name '{name}' may contain only letters, digits and . _ + -")
+def claim_run_dir(runs_dir: str | Path, name: str, exact: bool = False) -> tuple[Path, FileLock]:
+    """Create ``runs_dir/name`` and take its lock; returns both (the caller releases the lock).
+
+    A name that is taken gets ``name-2``, ``name-3``, ...; with ``exact`` it is an error instead (a study's
+    runs have fixed names).  The lock is taken before the folder is made, so no other process ever sees
+    the new folder without an owner.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9._+-]+", name) or name.startswith("."):
+        raise ImgbenchError(f"run name '{name}' may contain only letters, digits and . _ + - (no '.' first)")
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    with writing(runs_dir):
+        runs_dir.mkdir(parents=True, exist_ok=True)
     for i in range(1, 10_000):
         path = runs_dir / (name if i == 1 else f"{name}-{i}")
+        lock = run_lock(runs_dir, path.name)
         try:
-            path.mkdir()
-            return path
-        except FileExistsError:
+            lock.acquire()
+        except LockHeldError:
+            if exact:
+                raise
             continue
+        try:
+            with writing(path):
+                path.mkdir()
+            return path, lock
+        except FileExistsError:
+            lock.release()
+            if exact:
+                raise ImgbenchError(f"{path}: a run of this name exists already") from None
+        except BaseException:
+            lock.release()
+            raise
     raise ImgbenchError(f"{runs_dir}: too many runs named '{name}'")
 
 

@@ -119,7 +119,10 @@ def _callbacks(settings, run, engine):
     monitor = settings.early_stopping or ("val_acc" if settings.train.val_split > 0 else None)
     early = EarlyStopping(settings.early_stopping, settings.patience) if settings.early_stopping else None
     writer = RunWriter(run, engine, monitor, early)
-    cbs = [c for c in (early, writer, Progress(quiet=settings.quiet)) if c is not None]
+    from ..training.trackers import create_trackers  # local: this edit leaves the module's import block alone
+
+    # Trackers after the writer: a tracker never holds an epoch the run directory has not committed.
+    cbs = [c for c in (early, writer, Progress(quiet=settings.quiet)) if c is not None] + create_trackers(run, settings)
     return cbs, writer, early
 
 
@@ -246,7 +249,7 @@ def _index(run: Path) -> None:
 
     try:
         RunIndex(run.parent).add(run)
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, ImgbenchError) as exc:
         warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it", stacklevel=2)
 
 
@@ -283,6 +286,10 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
     # metrics.json last: it marks the run finished (studies skip such runs), so everything else must exist.
     write_json(run / "metrics.json", metrics)
     _index(run)
+    # After metrics.json, which the trackers upload; they also close their runs here.
+    from ..training.trackers import log_results
+
+    log_results(run, settings, metrics)
     if not settings.quiet:
         print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}", file=sys.stderr)
 
@@ -296,7 +303,8 @@ def open_run(run_dir: str | Path, weights: str = "best"):
     if not (run / "config.yaml").exists():
         raise ImgbenchError(f"{run}: not a run directory (no config.yaml)")
     config = read_yaml(run / "config.yaml", "run config")
-    settings = RunSettings.from_dict(config)
+    with located(str(run / "config.yaml")):  # an edited config.yaml: its errors name the file
+        settings = RunSettings.from_dict(config)
     if "spec" not in config:
         raise ImgbenchError(f"{run / 'config.yaml'}: no model spec recorded")
     engine = _engine(settings, resolve(config["spec"]))

@@ -7,8 +7,15 @@ The study directory::
     <out>/runs/index.sqlite
     <out>/report.html  <out>/report.md  <out>/report_files/
 
-Running a study again skips finished runs (metrics.json present), resumes
-runs that finished at least one epoch, and restarts runs that had not.
+Running a study again skips finished runs, resumes runs that committed at
+least one epoch, and trains again runs that had not, or that are damaged
+(unreadable or missing files), so an interrupted or damaged study heals.
+
+Safe under concurrency and crashes: ``compare`` holds ``<out>/study.lock`` for
+the whole study (a second ``compare`` on the folder stops, or waits with
+``wait``), and a run is trained, resumed or deleted only by the process that
+holds its lock (:mod:`imgbench.runs.lock`).  Worker processes die with their
+parent (:mod:`imgbench.studies.workers`).
 """
 
 from __future__ import annotations
@@ -18,53 +25,51 @@ import shlex
 import shutil
 import sys
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent import futures
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..fileio import read_json, read_yaml, write_yaml
+from ..runs.health import FINISHED, MISSING, RESUMABLE, run_state
 from ..runs.index import RunIndex
+from ..runs.lock import LockHeldError, run_lock, study_lock
+from ..training.checkpoint import DamagedCheckpointError
 from .studyfile import PlannedRun, Study, plan_runs
+from .workers import init_worker
+
+# How long a run's owner gets to let go before the study stops: a worker of a killed
+# compare is killed with its parent within a second; anything longer is another process.
+OWNER_GRACE_SECONDS = 15.0
 
 
-def run_status(run: Path) -> str:
-    """``finished``, ``resumable`` (at least one epoch saved), ``stale`` (started, nothing saved) or ``missing``."""
-    if (run / "metrics.json").exists():
-        return "finished"
-    if (run / "checkpoint" / "progress.json").exists():
-        return "resumable"
-    return "stale" if run.exists() else "missing"
+def execute_run(planned: PlannedRun, wait: bool = False) -> tuple[str, str, float, str | None]:
+    """Train, resume or heal one planned run as its owner; returns ``(key, what was done, seconds, note)``.
 
-
-def execute_run(planned: PlannedRun) -> tuple[str, str, float]:
-    """Train (or resume) one planned run; returns ``(key, what was done, seconds)``."""
+    The run's lock is held throughout; another process holding it gets :data:`OWNER_GRACE_SECONDS`
+    to let go (with ``wait``, as long as it takes).  ``note`` says what was wrong with a damaged run.
+    """
     from ..runs.runner import resume_run, train_run
 
-    run = Path(planned.settings.runs_dir) / planned.key
-    status = run_status(run)
+    runs_dir = Path(planned.settings.runs_dir)
+    run = runs_dir / planned.key
     t = time.perf_counter()
-    if status == "finished":
-        return planned.key, "already finished", 0.0
-    if status == "resumable":
-        resume_run(run)
-        return planned.key, "resumed", time.perf_counter() - t
-    if status == "stale":
-        shutil.rmtree(run)  # killed before its first epoch ended: nothing in it is worth keeping
-    train_run(planned.settings)
-    if not run.is_dir():  # train_run names clashing runs name-2; a study's names must be exact
-        raise ImgbenchError(f"{run}: the run was written elsewhere; is another study writing here?")
-    return planned.key, "trained", time.perf_counter() - t
-
-
-def _init_worker(threads: int) -> None:
-    """Each worker gets its share of the cores, for BLAS, torch and TensorFlow alike."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(threads)
+    with run_lock(runs_dir, planned.key).acquire(timeout=None if wait else OWNER_GRACE_SECONDS):
+        state = run_state(run)
+        if state.status == FINISHED:
+            return planned.key, "already finished", 0.0, None
+        problem = state.problem
+        if state.status == RESUMABLE:
+            try:
+                resume_run(run)
+                return planned.key, "resumed", time.perf_counter() - t, problem and f"{problem}; resumed"
+            except DamagedCheckpointError as exc:
+                problem = str(exc)
+        if state.status != MISSING:
+            shutil.rmtree(run)  # stale or damaged, and ours: nothing in it is worth keeping
+        train_run(planned.settings, exact_name=True)
+        return planned.key, "trained", time.perf_counter() - t, problem and f"{problem}; trained again"
 
 
 def _check_plan(planned: list[PlannedRun]) -> None:
@@ -90,9 +95,7 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
     if path.exists():
         old = read_yaml(path, "study record")
         same = old.get("study", {}).get("name") == study.name and all(
-            _comparable(read_yaml(out / "runs" / p.key / "config.yaml", "run config"), p)
-            for p in planned
-            if (out / "runs" / p.key / "config.yaml").exists()
+            _comparable(config, p) for p in planned if (config := _readable_config(out / "runs" / p.key)) is not None
         )
         if not same:
             raise ImgbenchError(
@@ -101,6 +104,14 @@ def _record_study(out: Path, study: Study, planned: list[PlannedRun], notes: lis
             )
         record["runs"] = list(dict.fromkeys(old.get("runs", []) + keys))
     write_yaml(path, record)
+
+
+def _readable_config(run: Path) -> dict | None:
+    """A run's config.yaml, or None where it is missing or damaged (such a run is trained again)."""
+    try:
+        return read_yaml(run / "config.yaml", "run config") if (run / "config.yaml").exists() else None
+    except ImgbenchError:
+        return None
 
 
 def _comparable(config: dict, planned: PlannedRun) -> bool:
@@ -114,6 +125,40 @@ def _comparable(config: dict, planned: PlannedRun) -> bool:
     )
 
 
+def _train_all(todo: list[PlannedRun], runs_dir: Path, workers: int, wait: bool, say) -> None:
+    """Execute the runs ``todo`` here or in ``workers`` worker processes, saying each one's result."""
+    width = len(str(len(todo)))
+
+    def done(i: int, key: str, what: str, seconds: float, note: str | None) -> None:
+        if note:
+            say(f"note: {note}")
+        m = read_json(runs_dir / key / "metrics.json")
+        say(f"[{i:>{width}}/{len(todo)}] {key:<40} {what:<9} test accuracy {m['accuracy']:.4f}  {seconds:6.1f} s")
+
+    if workers <= 1 or len(todo) <= 1:
+        for i, p in enumerate(todo, 1):
+            done(i, *execute_run(p, wait))
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for p in todo:
+        p.settings.threads = p.settings.threads or threads
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=init_worker, initargs=(threads, os.getpid())
+    ) as pool:
+        pending = {pool.submit(execute_run, p, wait) for p in todo}
+        i = 0
+        while pending:
+            finished, pending = futures.wait(pending, return_when=futures.FIRST_EXCEPTION)
+            for f in finished:
+                error = f.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                i += 1
+                done(i, *f.result())
+
+
 def run_study(
     study: Study,
     out: str | Path,
@@ -123,8 +168,13 @@ def run_study(
     quiet: bool = False,
     report: bool = True,
     command: str | None = None,
+    wait: bool = False,
 ) -> Path:
-    """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``."""
+    """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``.
+
+    ``out`` is locked while the study runs: another study running there already is an error naming
+    its process, or, with ``wait``, is waited for.
+    """
     if workers < 1:
         raise ImgbenchError(f"--workers must be at least 1, found {workers}")
     out = Path(out)
@@ -133,56 +183,35 @@ def run_study(
     planned, notes = plan_runs(study, root, runs_dir.resolve())
     command = command or " ".join(shlex.quote(a) for a in ["imgbench", *sys.argv[1:]])
     _check_plan(planned)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    _record_study(out, study, planned, notes, command)
-    todo = [p for p in planned if run_status(runs_dir / p.key) != "finished"]
 
     def say(msg: str) -> None:
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    say(
-        f"study '{study.name}': {len(planned)} runs, {len(planned) - len(todo)} already finished, "
-        f"{len(todo)} to run" + (f" in {workers} worker processes" if workers > 1 and todo else "")
-    )
-    for note in notes:
-        say(f"note: {note}")
-    t0 = time.perf_counter()
-    width = len(str(len(todo)))
+    lock = study_lock(out)
+    try:
+        lock.acquire(timeout=None if wait else 0, on_wait=lambda holder: say(f"waiting: {out} is in use by {holder}"))
+    except LockHeldError as exc:
+        raise LockHeldError(f"{exc}; wait for it to finish, or pass --wait") from None
+    with lock:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        _record_study(out, study, planned, notes, command)
+        todo = [p for p in planned if run_state(runs_dir / p.key).status != FINISHED]
+        say(
+            f"study '{study.name}': {len(planned)} runs, {len(planned) - len(todo)} already finished, "
+            f"{len(todo)} to run" + (f" in {workers} worker processes" if workers > 1 and todo else "")
+        )
+        for note in notes:
+            say(f"note: {note}")
+        t0 = time.perf_counter()
+        _train_all(todo, runs_dir, workers, wait, say)
+        RunIndex(runs_dir).reindex()  # cheap, and repairs rows a killed worker never wrote
+        if todo:
+            say(f"trained {len(todo)} runs in {time.perf_counter() - t0:.1f} s")
+        if report:
+            from .report import write_report
 
-    def done(i: int, key: str, what: str, seconds: float) -> None:
-
-        m = read_json(runs_dir / key / "metrics.json")
-        say(f"[{i:>{width}}/{len(todo)}] {key:<40} {what:<9} test accuracy {m['accuracy']:.4f}  {seconds:6.1f} s")
-
-    if workers <= 1 or len(todo) <= 1:
-        for i, p in enumerate(todo, 1):
-            done(i, *execute_run(p))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        for p in todo:
-            p.settings.threads = p.settings.threads or threads
-        with ProcessPoolExecutor(
-            workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
-        ) as pool:
-            pending = {pool.submit(execute_run, p) for p in todo}
-            i = 0
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in finished:
-                    error = f.exception()
-                    if error is not None:
-                        for other in pending:
-                            other.cancel()
-                        raise error
-                    i += 1
-                    done(i, *f.result())
-    RunIndex(runs_dir).reindex()  # cheap, and repairs rows a killed worker never wrote
-    if todo:
-        say(f"trained {len(todo)} runs in {time.perf_counter() - t0:.1f} s")
-    if report:
-        from .report import write_report
-
-        html, md = write_report([runs_dir / p.key for p in planned], out, study=study, notes=notes, command=command)
-        say(f"report: {html} and {md}")
+            runs = [runs_dir / p.key for p in planned]
+            html, md = write_report(runs, out, study=study, notes=notes, command=command)
+            say(f"report: {html} and {md}")
     return out

@@ -11,6 +11,7 @@ import numpy as np
 from ..data import short_name
 from ..errors import ImgbenchError
 from ..fileio import read_json, read_yaml
+from ..runs.health import unfinished_reason
 from ..runs.predictions import read_predictions
 from ..training.history import read_history
 
@@ -100,10 +101,11 @@ def load_records(run_dirs) -> tuple[list[RunRecord], list[str]]:
     records, skipped = [], []
     for d in run_dirs:
         d = Path(d)
-        if not (d / "config.yaml").exists():
+        if not d.is_dir() or not ((d / "config.yaml").exists() or (d / "metrics.json").exists()):
             raise ImgbenchError(f"{d}: not a run directory (no config.yaml)")
-        if not (d / "metrics.json").exists():
-            skipped.append(f"{d}: not finished (no metrics.json), left out")
+        reason = unfinished_reason(d)  # unfinished, or damaged (a torn metrics.json, a missing file)
+        if reason:
+            skipped.append(f"{reason}; left out")
             continue
         env_path = d / "env.json"
         records.append(

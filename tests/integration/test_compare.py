@@ -200,3 +200,125 @@ def test_ann_vs_cnn_preset_covers_both_datasets_with_reported_figures(tmp_path, 
         assert f"| {label} | 1 |" in md
     assert "| ann-128k / keras | 88.00% |" in md and "| cnn-250k / keras | 48.00% |" in md
     assert "image-folder copy" in md  # says that the JPEG copy stood in for CIFAR-10
+
+
+# ---- crash safety: locks, workers that die with their parent, damaged runs that heal ------------------------------
+
+CRASH_STUDY = """
+name: crash
+seeds: [0, 1, 2]
+train: {epochs: 6, batch_size: 32}
+datasets: [digits]
+models: [mlp-small, cnn-tiny]
+engines: [numpy]
+"""
+CRASH_KEYS = sorted(f"digits-{m}-numpy-seed{s}" for m in ("mlp-small", "cnn-tiny") for s in (0, 1, 2))
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _assert_study_complete(out: Path, keys: list[str]) -> None:
+    """One finished, intact run directory per planned run (no name-2 copies) and one index row per directory."""
+    from imgbench.runs.health import FINISHED, run_state
+
+    dirs = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert dirs == keys
+    assert [run_state(out / "runs" / d).status for d in dirs] == [FINISHED] * len(dirs)
+    listed = json.loads(run_cli("runs", "list", "--runs-dir", out / "runs", "--json").stdout)
+    assert sorted(r["name"] for r in listed) == dirs and {r["status"] for r in listed} == {"finished"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker processes in /proc")
+def test_kill_9_of_the_parent_takes_its_workers_and_the_rerun_completes(tmp_path):
+    study = tmp_path / "crash.yaml"
+    study.write_text(CRASH_STUDY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgbench", "compare", study, "--out", out, "--workers", "2", "--no-report"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:  # until a run is finished and another is mid-way
+        committed = len(list(out.glob("runs/*/checkpoint/progress.json")))
+        if 1 <= len(_finished(out / "runs")) < committed:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study ended before it could be killed"
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "worker processes outlived their parent"
+    again = run_cli("compare", study, "--out", out, "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert "resumed" in again.stderr
+    _assert_study_complete(out, CRASH_KEYS)
+    assert (out / "report.html").exists()
+
+
+def test_two_compares_on_one_folder_one_trains_the_other_stops_and_wait_waits(tmp_path):
+    study = tmp_path / "crash.yaml"
+    study.write_text(CRASH_STUDY.replace("epochs: 6", "epochs: 2"))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "imgbench", "compare", study, "--out", out, "--no-report"]
+    first = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    lock = out / "study.lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (lock.exists() and '"pid"' in lock.read_text()):
+        time.sleep(0.02)
+    waiting = subprocess.Popen([*command, "--wait"], stderr=subprocess.PIPE, text=True)
+    errors = [p.communicate(timeout=600)[1] for p in first]
+    waited = waiting.communicate(timeout=600)[1]
+    codes = sorted(p.returncode for p in first)
+    assert codes == [0, 1], errors
+    winner, loser = (0, 1) if first[0].returncode == 0 else (1, 0)
+    assert errors[loser].startswith(f"imgbench: error: study folder {out} is in use by process {first[winner].pid}")
+    assert "--wait" in errors[loser] and errors[loser].count("\n") == 1  # it trained nothing
+    assert "6 runs, 0 already finished, 6 to run" in errors[winner]
+    assert waiting.returncode == 0, waited
+    assert f"waiting: {out} is in use by process {first[winner].pid}" in waited
+    assert "6 runs, 6 already finished, 0 to run" in waited
+    _assert_study_complete(out, CRASH_KEYS)
+
+
+def test_damaged_runs_are_left_out_of_the_index_and_healed_by_the_next_compare(tmp_path):
+    study = tmp_path / "crash.yaml"
+    study.write_text(CRASH_STUDY.replace("epochs: 6", "epochs: 1").replace("[0, 1, 2]", "[0]"))
+    out = tmp_path / "out"
+    assert run_cli("compare", study, "--out", out, "--no-report").returncode == 0
+    keys = ["digits-cnn-tiny-numpy-seed0", "digits-mlp-small-numpy-seed0"]
+    runs = out / "runs"
+    (runs / keys[0] / "metrics.json").write_text('{"accuracy": 0.9')  # torn: unreadable
+    (runs / keys[1] / "config.yaml").unlink()
+    reindexed = run_cli("runs", "reindex", "--runs-dir", runs)
+    assert reindexed.returncode == 0 and "0 runs indexed" in reindexed.stdout
+    assert f"left out of the index: {runs / keys[0] / 'metrics.json'}: cannot read" in reindexed.stderr
+    again = run_cli("compare", study, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert "2 runs, 0 already finished, 2 to run" in again.stderr
+    assert f"note: {runs / keys[0] / 'metrics.json'}: cannot read" in again.stderr and "; resumed" in again.stderr
+    assert f"note: {runs / keys[1]}: no config.yaml; trained again" in again.stderr
+    _assert_study_complete(out, keys)

@@ -110,3 +110,42 @@ def test_fit_style_keeps_aspect_and_colour(tmp_path):
     Image.fromarray(im).save(tmp_path / "wide.png")
     x = image_to_input(tmp_path / "wide.png", (3, 32, 32), "fit")
     assert x.shape == (3, 32, 32) and x[0, 16, 16] == 200 and x[1, 16, 16] == 0
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A quick run on the embedded 8x8 digits (no downloaded data needed)."""
+    runs = tmp_path_factory.mktemp("runs")
+    proc = run_cli(
+        "train", "--dataset", "digits", "--model", "mlp-small", "--epochs", "1", "--runs-dir", runs, "--name", "d"
+    )
+    assert proc.returncode == 0, proc.stderr
+    return runs / "d", load_dataset("digits")
+
+
+def test_predict_folders_recursively_and_reports_unreadable_images(tmp_path, digits_run):
+    run, ds = digits_run
+    photos = tmp_path / "photos"
+    (photos / "b" / "deeper").mkdir(parents=True)
+    (photos / "skipped-empty").mkdir()
+    for i, path in enumerate([photos / "b" / "deeper" / "1.png", photos / "b" / "0.png", photos / "a.PNG"]):
+        Image.fromarray((ds.X_test[i, 0] * 16).astype(np.uint8)).resize((64, 64)).save(path, format="PNG")
+    (photos / "b" / "broken.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    (photos / "notes.txt").write_text("not an image, not picked up from a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli("predict", run, photos, empty, tmp_path / "missing.png", "--json")
+    assert proc.returncode == 1
+    results = json.loads(proc.stdout)
+    paths = [photos / "a.PNG", photos / "b" / "0.png", photos / "b" / "broken.jpg", photos / "b" / "deeper" / "1.png"]
+    assert [r["path"] for r in results] == [str(p) for p in [*paths, empty, tmp_path / "missing.png"]]
+    failed = {r["path"]: r["error"] for r in results if "error" in r}
+    assert set(failed) == {str(paths[2]), str(empty), str(tmp_path / "missing.png")}
+    assert "not a readable image" in failed[str(paths[2])] and "no images in this folder" in failed[str(empty)]
+    assert all(r["label"] in ds.class_names for r in results if "error" not in r)
+    assert_clean_error(proc, "3 of 6 images could not be read", str(paths[2]))
+    text = run_cli("predict", run, photos)
+    assert text.returncode == 1 and text.stderr.count("\n") == 1
+    lines = text.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [str(p) for p in paths]
+    assert lines[2].startswith(f"{paths[2]}: not a readable image")

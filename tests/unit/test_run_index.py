@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -11,8 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from imgbench.engines import WEIGHT_SUFFIX
 from imgbench.errors import ImgbenchError
 from imgbench.runs.index import RunIndex
+from imgbench.runs.lock import LockHeldError
 
 
 def fake_run(
@@ -40,7 +44,14 @@ def fake_run(
             }
         )
     )
+    # The other files of a run: an index leaves out a run that lacks them (see imgbench.runs.health).
+    (run / "env.json").write_text("{}")
+    (run / "preprocess.json").write_text("{}")
     if accuracy is not None:
+        (run / "history.csv").write_text("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n")
+        (run / "predictions.npz").write_bytes(b"")
+        (run / "weights").mkdir()
+        (run / "weights" / f"best{WEIGHT_SUFFIX[engine]}").write_bytes(b"")
         (run / "metrics.json").write_text(
             json.dumps(
                 {
@@ -107,3 +118,67 @@ def test_concurrent_writers_from_several_processes(tmp_path):
         assert sum(pool.map(_add_many, chunks)) == 60
     rows = RunIndex(tmp_path).list()
     assert sorted(r["name"] for r in rows) == names
+
+
+def test_reindex_leaves_out_damaged_runs_with_a_warning(tmp_path):
+    fake_run(tmp_path, "good")
+    (fake_run(tmp_path, "torn-metrics") / "metrics.json").write_text('{"accuracy": 0.9')
+    (fake_run(tmp_path, "bad-config") / "config.yaml").write_text("engine: [numpy\n")
+    (fake_run(tmp_path, "no-predictions") / "predictions.npz").unlink()
+    with pytest.warns(UserWarning) as caught:
+        assert RunIndex(tmp_path).reindex() == 1
+    said = " ".join(str(w.message) for w in caught)
+    for name, problem in (("torn-metrics", "metrics.json: cannot read"), ("bad-config", "config.yaml: cannot read")):
+        assert f"{tmp_path / name}/{problem}" in said
+    assert f"{tmp_path / 'no-predictions'}: finished, but predictions.npz missing" in said
+    assert [r["name"] for r in RunIndex(tmp_path).list()] == ["good"]
+
+
+def test_queries_survive_a_damaged_or_missing_index_file(tmp_path):
+    for i in range(2):
+        fake_run(tmp_path, f"r{i}", seed=i)
+    index = RunIndex(tmp_path)
+    assert [r["name"] for r in index.list()] == ["r0", "r1"]  # no index file: read from the directories
+    assert not index.path.exists()
+    index.path.write_bytes(b"not a database" * 100)
+    with pytest.warns(UserWarning, match="cannot be read"):
+        assert index.get("r1")["seed"] == 1
+
+
+def test_a_read_only_index_is_opened_immutable(tmp_path, monkeypatch):
+    fake_run(tmp_path, "r0")
+    RunIndex(tmp_path).reindex()
+    monkeypatch.setattr("os.access", lambda path, mode, **kw: False)  # as on a read-only file system
+    opened, real_connect = [], sqlite3.connect
+
+    def connect(target, **kwargs):
+        opened.append(str(target))
+        return real_connect(target, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    assert [r["name"] for r in RunIndex(tmp_path).list()] == ["r0"]
+    assert opened and all(t.endswith("?mode=ro&immutable=1") for t in opened)
+
+
+def test_remove_refuses_a_run_another_process_owns(tmp_path):
+    fake_run(tmp_path, "busy")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from imgbench.runs.lock import run_lock; "
+            f"run_lock({str(tmp_path)!r}, 'busy').acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeldError, match=f"run {tmp_path / 'busy'} is in use by process {holder.pid}"):
+            RunIndex(tmp_path).remove("busy")
+        assert (tmp_path / "busy").is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    RunIndex(tmp_path).remove("busy")  # the owner died: the OS released its lock
+    assert not (tmp_path / "busy").exists()
