@@ -240,4 +240,16 @@ COMMAND_OPTIONS: dict[str, Setting] = {
     "samples": Setting(Integer(1), 2000, "stratified subset size"),
     "stride": Setting(Integer(1), 1, "stride of the convolution"),
     "padding": Setting(Integer(0), 0, "zero padding on every side of the image"),
+    "format": Setting(Choice(_registry(".export.formats", "FORMATS")), "onnx", "the file format of the export"),
+    "quantize": Setting(
+        Choice(_registry(".export.formats", "QUANTIZE")),
+        "none",
+        "store the weights as float16 or int8 (dynamic range); the accuracy is measured and recorded",
+    ),
+    "out": Setting(
+        Text(optional=True),
+        None,
+        "the exported file (default RUN_DIR/export/model[-QUANTIZE].onnx|.tflite)",
+        metavar="FILE",
+    ),
 }
