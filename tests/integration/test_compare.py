@@ -58,6 +58,25 @@ def test_quick_preset_covers_3_engines_x_2_models_x_3_seeds(quick_study):
     print(f"quick preset: {seconds:.1f} s")
 
 
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "quick_metrics.json"
+
+
+def test_quick_study_results_are_unchanged(quick_study):
+    """Every run of the quick study gives the recorded accuracy, macro F1, log loss and epochs, to the last digit.
+
+    The record was made before the registry redesign (issue 13) and matched after it; a change that moves
+    any of these numbers changes a result, and must say so and update the record (same machine type: the
+    figures depend on the CPU's floating-point kernels).
+    """
+    out, _, _ = quick_study
+    golden = json.loads(GOLDEN.read_text())
+    found = {}
+    for name in golden:
+        metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
+        found[name] = {k: metrics[k] for k in golden[name]}
+    assert found == golden
+
+
 @pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("IMGBENCH_REQUIRE_BROWSER"),
     reason="Chromium is not installed (apt-get install chromium)",
