@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # Deprecation notices are for the developers of the library that raised them (Keras's own NumPy
+    # calls, say), not for someone running imgbench; Python hides them outside __main__ by default,
+    # and they must stay hidden when a test runner or -W turns them on.
+    if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+        return
     print(f"imgbench: warning: {message}", file=sys.stderr)
 
 
