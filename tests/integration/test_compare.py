@@ -266,6 +266,7 @@ def _assert_study_complete(out: Path, keys: list[str]) -> None:
     assert sorted(r["name"] for r in listed) == dirs and {r["status"] for r in listed} == {"finished"}
 
 
+@pytest.mark.slow  # several multi-process studies: minutes; CI runs -m slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker processes in /proc")
 def test_kill_9_of_the_parent_takes_its_workers_and_the_rerun_completes(tmp_path):
     study = tmp_path / "crash.yaml"
@@ -298,6 +299,7 @@ def test_kill_9_of_the_parent_takes_its_workers_and_the_rerun_completes(tmp_path
     assert (out / "report.html").exists()
 
 
+@pytest.mark.slow  # three concurrent studies: minutes; CI runs -m slow
 def test_two_compares_on_one_folder_one_trains_the_other_stops_and_wait_waits(tmp_path):
     study = tmp_path / "crash.yaml"
     study.write_text(CRASH_STUDY.replace("epochs: 6", "epochs: 2"))
@@ -323,6 +325,7 @@ def test_two_compares_on_one_folder_one_trains_the_other_stops_and_wait_waits(tm
     _assert_study_complete(out, CRASH_KEYS)
 
 
+@pytest.mark.slow  # two studies and a reindex: minutes; CI runs -m slow
 def test_damaged_runs_are_left_out_of_the_index_and_healed_by_the_next_compare(tmp_path):
     study = tmp_path / "crash.yaml"
     study.write_text(CRASH_STUDY.replace("epochs: 6", "epochs: 1").replace("[0, 1, 2]", "[0]"))
