@@ -12,6 +12,8 @@ Public API (stable names; the CLI is a thin layer over these):
 - :class:`ImgbenchError` -- base of every error caused by bad input
 - :func:`build_spec`, :func:`create_engine` -- a zoo model as a spec, an engine (numpy, torch, keras) from it
 - :class:`RunSettings`, :func:`train`, :func:`resume`, :func:`evaluate`, :func:`predict` -- run directories
+  (``predict`` also takes an exported ``.onnx`` or ``.tflite`` file)
+- :func:`predict_csv`, :func:`save_predictions` -- a Kaggle CSV's rows, and predictions (or a submission) to a file
 - :func:`load_study`, :func:`preset`, :func:`compare`, :func:`report` -- comparative studies and their report
 - :func:`visualize`, :func:`walkthrough` -- figures of a trained run and the convolution exercise
 """
@@ -45,6 +47,8 @@ train: runs.runner.train_run
 resume: runs.runner.resume_run
 evaluate: runs.runner.evaluate_run
 predict: runs.predict.predict_images
+predict_csv: runs.predict.predict_csv
+save_predictions: runs.submission.save_predictions
 build_spec: specs.build_spec
 create_engine: engines.create_engine
 load_study: studies.studyfile.load_study

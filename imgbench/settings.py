@@ -59,6 +59,10 @@ _devices = _registry(".engines.base", "DEVICES")
 _schedules = _registry(".training.schedules", "SCHEDULES")
 _trackers = _registry(".training.trackers", "TRACKERS")
 MONITORS = ("val_loss", "val_acc")  # what early stopping watches (training.callbacks.EarlyStopping)
+# Which weights a run keeps as weights/best (the ones evaluated on the test split): the epoch with the best
+# validation accuracy or loss, or the last epoch.  The monitor each rule watches, None for "last".
+SELECTIONS = {"best-val-acc": "val_acc", "best-val-loss": "val_loss", "last": None}
+EVALUATION_SPLITS = ("test", "val")  # what metrics.json scores: the test split, or the validation split
 
 SEED_RANGE = (0, 2**32 - 1)  # NumPy's legacy seed takes 32 bits
 SAFE_NAME = Text(
@@ -89,6 +93,16 @@ class TrainConfig:
     val_split: float = setting(0.1, Number(0, 1, open_hi=True), "fraction of train held out for validation", TRAINING)
     seed: int = setting(0, Integer(*SEED_RANGE), "seeds Python, NumPy, torch and TensorFlow", TRAINING)
     max_steps: int = setting(0, Integer(0), "stop after N optimisation steps (dry run); 0: no limit", TRAINING)
+    # Default "last": the default one-cycle schedule anneals the learning rate to zero, so the last epoch is
+    # the settled one.  Measured on the quick study (benchmarks/selection.py): mean seed std 0.51 points with
+    # the last epoch's weights, 0.75 with the best validation accuracy's (picked on 144 images, where one
+    # image is 0.69 points) and 0.62 with the best validation loss's; README "Checkpoint selection".
+    select: str = setting(
+        "last",
+        Choice(lambda: SELECTIONS),
+        "the weights a run keeps and evaluates: the epoch with the best validation accuracy or loss, or the last",
+        TRAINING,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "")
@@ -138,6 +152,13 @@ class RunSettings:
         "or MLFLOW_TRACKING_URI); optional extras: pip install 'imgbench[trackers]'",
         RUN,
         "TRACKER[,TRACKER]",
+    )
+    evaluate: str = setting(
+        "test",
+        Choice(lambda: EVALUATION_SPLITS),
+        "the split the kept weights are scored on when training ends (val: a tuning trial, which must not "
+        "see the test split)",
+        RUN,
     )
     study: str | None = setting(None, dataclasses.replace(SAFE_NAME, optional=True), "the study this run belongs to")
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -195,6 +216,14 @@ def check_run(settings: RunSettings, given: Collection[str] = (), label: Callabl
             f"{label('patience')} {settings.patience} applies only with early stopping; "
             f"give {label('early_stopping')} ({' or '.join(MONITORS)}) or leave {label('patience')} out"
         )
+    if SELECTIONS[t.select] and t.val_split == 0 and chosen("train.select"):
+        raise SettingError(
+            f"{label('train.select')} {t.select} needs validation data, but {label('train.val_split')} is 0; "
+            f"hold some training data out (e.g. {label('train.val_split')} 0.1) or keep the last epoch's weights "
+            f"({label('train.select')} last)"
+        )
+    if settings.evaluate == "val" and t.val_split == 0:
+        raise SettingError(f"{label('evaluate')} val needs validation data, but {label('train.val_split')} is 0")
     if chosen("train.warmup_steps") and t.schedule != "cosine":
         raise SettingError(
             f"{label('train.warmup_steps')} {t.warmup_steps} applies only to the cosine schedule, "
@@ -236,6 +265,12 @@ STUDY_RUN_SETTINGS = (
 COMMAND_OPTIONS: dict[str, Setting] = {
     "workers": Setting(Integer(1), 1, "train in N worker processes", metavar="N"),
     "top_k": Setting(Integer(1), 3, "how many labels to show"),
+    "csv": Setting(
+        Text(optional=True),
+        None,
+        "predict the rows of this Kaggle CSV (label column optional, as in Digit Recognizer's test.csv)",
+        metavar="FILE",
+    ),
     "count": Setting(Integer(1), 24, "images per gallery"),
     "samples": Setting(Integer(1), 2000, "stratified subset size"),
     "stride": Setting(Integer(1), 1, "stride of the convolution"),
@@ -251,5 +286,45 @@ COMMAND_OPTIONS: dict[str, Setting] = {
         None,
         "the exported file (default RUN_DIR/export/model[-QUANTIZE].onnx|.tflite)",
         metavar="FILE",
+    ),
+    "report_format": Setting(
+        ListOf(Choice(_registry(".studies.documents", "REPORT_FORMATS"))),
+        ["html", "md"],
+        "the report's formats, comma-separated; pdf and docx need pip install 'imgbench[documents]'",
+        metavar="FORMAT[,FORMAT]",
+        show_default=False,
+    ),
+    # imgbench tune
+    "trials": Setting(
+        Integer(1), 20, "end the search once N trials have finished (complete or pruned), earlier ones too", metavar="N"
+    ),
+    "timeout": Setting(
+        Number(0, open_lo=True, optional=True),
+        None,
+        "start no new trial after this many seconds (running trials finish)",
+        metavar="SECONDS",
+    ),
+    "final_seeds": Setting(
+        Integer(1), 3, "train the best settings with N fresh seeds, each evaluated once on the test split", metavar="N"
+    ),
+    "storage": Setting(
+        Text(optional=True),
+        None,
+        "keep the trials in this database (an SQLAlchemy URL, e.g. sqlite:///tune.db) instead of OUT/journal.log",
+        metavar="URL",
+    ),
+    # imgbench serve
+    "host": Setting(
+        Text(), "127.0.0.1", "the address to listen on (any but 127.0.0.1 lets other machines in)", metavar="ADDR"
+    ),
+    "port": Setting(Integer(0, 65535), 8000, "the TCP port to listen on", metavar="PORT"),
+    "studies": Setting(
+        Text(optional=True), None, "also serve the study reports in this folder ('compare' outputs)", metavar="DIR"
+    ),
+    "max_upload_mb": Setting(
+        Number(0, open_lo=True), 10.0, "refuse request bodies larger than this (answered 413)", metavar="MB"
+    ),
+    "request_timeout": Setting(
+        Number(0, open_lo=True), 30.0, "answer every request within this many seconds", metavar="SECONDS"
     ),
 }

@@ -13,7 +13,15 @@ from ..kinds import Choice, Flag, Setting, flag_of
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one ``imgbench: error:`` line and exit code 1, like every other error."""
+    """An argument parser whose errors are one ``imgbench: error:`` line and exit code 1, like every other error.
+
+    Flags must be written in full: argparse's abbreviations (``--epoch`` for ``--epochs``) would make a
+    script's meaning depend on which flags exist, and change when a new flag shares the prefix.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # subcommand parsers are made by add_parser(): same class
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"imgbench: error: {message} (see '{self.prog} --help')", file=sys.stderr)

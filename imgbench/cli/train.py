@@ -89,20 +89,35 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    """classify your own images with a trained run
+    """classify your own images, or a Kaggle CSV's rows, with a trained run or an exported model
 
-    Classify PNG/JPEG/WebP/BMP images of any size, grey or colour. Each image is converted to look like the
-    training data (MNIST-style digits are inverted if needed, cropped to the ink, fitted into 20x20 and
-    centred by centre of mass in 28x28). Folders are searched for images recursively. Images that cannot be read
-    are reported and the others predicted; the exit status is then 1.
+    The model is a run directory, or an .onnx or .tflite file written by 'imgbench export' (which stores the
+    run's preprocessing and class names with it). Classify PNG/JPEG/WebP/BMP images of any size, grey or
+    colour. Each image is converted to look like the training data (MNIST-style digits are inverted if needed,
+    cropped to the ink, fitted into 20x20 and centred by centre of mass in 28x28). Folders are searched for
+    images recursively. Images that cannot be read are reported and the others predicted; the exit status is
+    then 1. --csv FILE predicts the rows of a Kaggle CSV instead (a label column is optional, as in Digit
+    Recognizer's test.csv). --out FILE writes every prediction: a .csv of a --csv file is Kaggle's submission
+    (ImageId,Label: the row number from 1, the predicted class index); a .csv of images is a table (file,
+    label, class index, probability, then the rest of the top k); a .json holds what --json prints.
     """
-    from ..errors import ImgbenchError
-    from ..runs.predict import predict_images, unreadable_summary
+    from ..runs.predict import predict_csv, predict_images, unreadable_summary
+    from ..runs.submission import output_format, save_predictions
 
-    results = predict_images(args.run_dir, args.images, top_k=args.top_k, weights=args.weights)
+    if bool(args.images) == bool(args.csv):
+        raise ImgbenchError("give image files or folders, or --csv FILE (one of them)")
+    if args.out:
+        output_format(args.out)  # a wrong suffix is reported before any image is read
+    if args.csv:
+        results = predict_csv(args.run_dir, args.csv, top_k=args.top_k, weights=args.weights)
+    else:
+        results = predict_images(args.run_dir, args.images, top_k=args.top_k, weights=args.weights)
     problem = unreadable_summary(results)
+    written = save_predictions(args.out, results) if args.out else None
     if args.json:
         print_json(results)
+    elif written:
+        print(f"{args.out}: {len(results)} predictions ({written})")
     else:
         for r in results:
             if "error" in r:
@@ -110,7 +125,7 @@ def cmd_predict(args) -> int:
                 continue
             alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"][1:])
             print(
-                f"{r['path']}: {r['label']} ({r['probability']:.3f})"
+                f"{r.get('path') or 'row ' + str(r['row'])}: {r['label']} ({r['probability']:.3f})"
                 + (f"   then {alternatives}" if alternatives else "")
             )
     if problem:
@@ -139,6 +154,14 @@ def register(sub) -> None:
 
     p = add_command(sub, "predict", cmd_predict)
     add_run_args(p, split=False)
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image files, or folders of them")
+    add_setting(p, "csv", COMMAND_OPTIONS["csv"], own_default=True)
     add_setting(p, "top_k", COMMAND_OPTIONS["top_k"], own_default=True)
-    p.add_argument("--json", action="store_true", help="one object per image, with its path")
+    add_setting(
+        p,
+        "out",
+        COMMAND_OPTIONS["out"],
+        own_default=True,
+        help="write every prediction to FILE: .csv (Kaggle's submission for --csv, else a table) or .json",
+    )
+    p.add_argument("--json", action="store_true", help="one object per image (or CSV row), with its path (or row)")

@@ -253,7 +253,7 @@ def accuracy_interval(correct: Runs, confidence: float = 0.95, n_draws: int = N_
 def size_label(runs: PairedRuns) -> str:
     """How many runs and images a comparison rests on, printable: '5 paired seeds x 1000 test images'."""
     sa, sb = len(runs.seeds_a), len(runs.seeds_b)
-    seeds = f"{sa} paired seeds" if runs.paired else f"{sa} + {sb} seeds"
+    seeds = f"{sa} paired seed{'s' * (sa != 1)}" if runs.paired else f"{sa} + {sb} seeds"
     return _size(seeds, runs.a.shape[1])
 
 

@@ -58,7 +58,10 @@ def power_summary(comparisons: Sequence[Mapping[str, Any]], power: float = 0.8) 
         "pairs": len(values),
         "power": power,
         "alpha": alpha,
-        "method": "noncentral t on each pair's seed and test-image standard error (Satterthwaite df)",
+        "method": (
+            "noncentral t on each pair's seed and test-image standard error, with the degrees of freedom of "
+            "the t-interval as wide as the pair's pivot interval"
+        ),
         "seed_part": all(c["difference"]["seed_part"] for c in comparisons),
     }
 

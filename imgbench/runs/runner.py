@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,15 @@ from ..errors import ImgbenchError
 from ..evaluation import classification_metrics, inference_speed
 from ..fileio import read_json, read_yaml, write_json, write_yaml, writing
 from ..kinds import located
-from ..settings import RunSettings, check_run
+from ..settings import SELECTIONS, RunSettings, check_run
 from ..specs import SpecError, build_spec, resolve
-from ..training import EarlyStopping, History, Progress, TrainingLoop
+from ..training import Callback, EarlyStopping, History, Progress, TrainingLoop
 from ..training.checkpoint import PROGRESS, DamagedCheckpointError, RunWriter, discard_uncommitted, read_checkpoint
 from ..training.loop import split_for_training
 from .health import FINISHED, run_state
 from .lock import run_lock
 from .predictions import write_predictions
+from .results import Metrics, RunDir
 from .rundir import claim_run_dir, environment
 
 
@@ -115,14 +117,16 @@ def _load(settings: RunSettings):
     return load_dataset(settings.dataset, settings.root, image_size=settings.image_size)
 
 
-def _callbacks(settings, run, engine):
-    monitor = settings.early_stopping or ("val_acc" if settings.train.val_split > 0 else None)
+def _callbacks(settings, run, engine, extra_callbacks=()):
+    # The weights kept as weights/best follow train.select; with no validation data, the last epoch's.
+    monitor = SELECTIONS[settings.train.select] if settings.train.val_split > 0 else None
     early = EarlyStopping(settings.early_stopping, settings.patience) if settings.early_stopping else None
     writer = RunWriter(run, engine, monitor, early)
     from ..training.trackers import create_trackers  # local: this edit leaves the module's import block alone
 
     # Trackers after the writer: a tracker never holds an epoch the run directory has not committed.
     cbs = [c for c in (early, writer, Progress(quiet=settings.quiet)) if c is not None] + create_trackers(run, settings)
+    cbs += list(extra_callbacks)  # the caller's own (a tuner's pruning, a benchmark's probe): after the commit
     return cbs, writer, early
 
 
@@ -135,10 +139,11 @@ def _absolute_paths(settings: RunSettings) -> None:
     settings.dataset = absolute_dataset_name(settings.dataset)
 
 
-def train_run(settings: RunSettings, *, exact_name: bool = False) -> Path:
+def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callbacks: Sequence[Callback] = ()) -> Path:
     """Train a model as ``settings`` say; returns the run directory.
 
     A run name that is taken gets a numeric suffix; with ``exact_name`` it is an error (a study's runs).
+    ``extra_callbacks`` are called after the run's own, once each epoch is committed to the run directory.
     """
     check_run(settings)  # every value and the rules between them, before anything is loaded or written
     _absolute_paths(settings)
@@ -146,26 +151,28 @@ def train_run(settings: RunSettings, *, exact_name: bool = False) -> Path:
     ds = _load(settings)
     spec = _spec(settings, ds)
     engine = _engine(settings, spec)
-    name = settings.name or f"{short_name(ds.name)}-{spec['name']}-{engine.name}"
+    # A spec's name is free text ("my net"); in the default run name it becomes a folder-safe word ("my-net").
+    model_word = re.sub(r"[^A-Za-z0-9._+-]+", "-", spec["name"]).strip("-.") or "model"
+    name = settings.name or f"{short_name(ds.name)}-{model_word}-{engine.name}"
     run, lock = claim_run_dir(settings.runs_dir, name, exact=exact_name)
     with lock:
         try:
-            _train_into(run, settings, ds, spec, engine)
+            _train_into(run, settings, ds, spec, engine, extra_callbacks)
         except BaseException:
             if not (run / "checkpoint" / PROGRESS).exists():  # nothing to resume: leave no half-made run behind
                 shutil.rmtree(run, ignore_errors=True)
             raise
-    return run
+    return RunDir(run)
 
 
-def _train_into(run: Path, settings: RunSettings, ds: Dataset, spec: dict, engine) -> None:
+def _train_into(run: Path, settings: RunSettings, ds: Dataset, spec: dict, engine, extra_callbacks=()) -> None:
     """Write the run's records, train and evaluate, into a new run directory whose lock the caller holds."""
     with writing(run):
         for folder in ("weights", "checkpoint", "plots"):
             (run / folder).mkdir()
     write_yaml(run / "config.yaml", {**settings.to_dict(), "spec": spec})
     write_json(run / "env.json", environment(engine, settings.train.seed))
-    callbacks, writer, _ = _callbacks(settings, run, engine)
+    callbacks, writer, _ = _callbacks(settings, run, engine, extra_callbacks)
     loop = TrainingLoop(engine, ds, settings.train, callbacks)
     write_json(
         run / "preprocess.json",
@@ -198,9 +205,11 @@ def resume_run(run_dir: str | Path) -> Path:
     with located(str(run / "config.yaml")):  # an edited config.yaml is checked like any other
         settings = RunSettings.from_dict(config)
         check_run(settings)
+    if "select" not in (config.get("train") or {}):  # written before train.select existed: keep its rule
+        settings.train.select = "best-val-loss" if settings.early_stopping == "val_loss" else "best-val-acc"
     with run_lock(run.parent, run.name):
         _resume(run, settings, config)
-    return run
+    return RunDir(run)
 
 
 def _resume(run: Path, settings: RunSettings, config: dict) -> None:
@@ -254,17 +263,24 @@ def _index(run: Path) -> None:
 
 
 def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer, history: History) -> None:
-    """Evaluate the best weights once on the test split; write metrics.json and the plots."""
+    """Evaluate the kept weights once on the test split (or, for a tuning trial, the validation split);
+    write metrics.json and the plots."""
     from ..viz import plot_confusion_matrix, plot_curves
 
     suffix = WEIGHT_SUFFIX[engine.name]
     engine.load(run / "weights" / f"best{suffix}")
     t = time.perf_counter()
-    metrics, logits = _test_metrics(engine, ds, normalizer(ds.X_test), ds.y_test)
-    write_predictions(run / "predictions.npz", ds.y_test, logits)
+    if settings.evaluate == "val":  # a trial: scored where it was selected; no test images, no timing
+        _, _, X, y = split_for_training(ds, settings.train)
+        logits = engine.predict_logits(normalizer(X))
+        metrics = {**classification_metrics(y, logits, ds.class_names), "param_count": engine.param_count()}
+    else:
+        X, y = ds.X_test, ds.y_test
+        metrics, logits = _test_metrics(engine, ds, normalizer(X), y)
+    write_predictions(run / "predictions.npz", y, logits)
     metrics.update(
         {
-            "split": "test",
+            "split": settings.evaluate,
             "weights": f"weights/best{suffix}",
             "epochs_trained": len(history.rows),
             "training_seconds": float(sum(r["seconds"] for r in history.rows)),
@@ -281,7 +297,7 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
         metrics["confusion_matrix"],
         ds.class_names,
         run / "plots" / "confusion_matrix.png",
-        f"{title}: test accuracy {metrics['accuracy']:.4f}",
+        f"{title}: {settings.evaluate} accuracy {metrics['accuracy']:.4f}",
     )
     # metrics.json last: it marks the run finished (studies skip such runs), so everything else must exist.
     write_json(run / "metrics.json", metrics)
@@ -291,7 +307,10 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
 
     log_results(run, settings, metrics)
     if not settings.quiet:
-        print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}", file=sys.stderr)
+        print(
+            f"{settings.evaluate} accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f} -> {run}",
+            file=sys.stderr,
+        )
 
 
 def open_run(run_dir: str | Path, weights: str = "best"):
@@ -340,4 +359,4 @@ def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "best"
     normalizer = Normalizer.from_dict(pre)
     metrics, _ = _test_metrics(engine, ds, normalizer(X), y)
     metrics.update({"split": split, "weights": str(path.relative_to(run))})
-    return metrics
+    return Metrics(metrics)

@@ -68,8 +68,23 @@ class EarlyStopping(Callback):
         self.best, self.wait = state["best"], state["wait"]
 
 
+def bar_class(tty: bool):
+    """The progress bar to draw: tqdm's notebook widget in Jupyter (where ipywidgets is installed), its text
+    bar on a terminal, and None elsewhere (a log file, a pipe, a notebook without widgets)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto's notes on which bar it picked, or that ipywidgets is missing
+        from tqdm.auto import tqdm
+    from tqdm.notebook import tqdm as widget
+
+    if issubclass(tqdm, widget):
+        return tqdm
+    return tqdm if tty else None
+
+
 class Progress(Callback):
-    """A tqdm bar with loss, accuracy and ETA on a terminal; one line per epoch otherwise."""
+    """A tqdm bar with loss, accuracy and ETA on a terminal or in Jupyter (a widget); one line per epoch otherwise."""
 
     def __init__(self, quiet: bool = False, stream=None):
         self.quiet = quiet
@@ -79,11 +94,10 @@ class Progress(Callback):
     def on_train_begin(self, loop):
         self.loop = loop
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar_class = None if self.quiet else bar_class(self.tty)
 
     def _open_bar(self, epoch):
-        from tqdm import tqdm
-
-        self.bar = tqdm(
+        self.bar = self.bar_class(
             total=self.loop.steps_per_epoch,
             desc=f"epoch {epoch}/{self.loop.cfg.epochs}",
             file=self.stream,
@@ -93,7 +107,7 @@ class Progress(Callback):
         )
 
     def on_batch_end(self, step, loss):
-        if self.quiet or not self.tty:
+        if self.bar_class is None:
             return
         if self.bar is None:
             self._open_bar(self.loop.epoch + 1)

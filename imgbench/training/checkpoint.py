@@ -248,7 +248,9 @@ class RunWriter(Callback):
             with writing(tmp):
                 self.engine.save_checkpoint(tmp / f"state{self.suffix}")
                 self.engine.save(tmp / f"last{self.suffix}")
-                if better or self.best_file is None:
+                if self.monitor is None:  # the last epoch's weights are the kept ones: one file, two names
+                    _link(tmp / f"last{self.suffix}", tmp / f"best{self.suffix}")
+                elif better or self.best_file is None:
                     self.engine.save(tmp / f"best{self.suffix}")
                 else:  # unchanged since an earlier epoch: share its file
                     _link(self.best_file, tmp / f"best{self.suffix}")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .plots import pyplot, save_figure
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_curves_overlay(curves: dict[str, list[list[dict]]], path: str | Path, title: str = "") -> None:
+
+def plot_curves_overlay(curves: dict[str, list[list[dict]]], path: str | Path, title: str = "") -> Figure:
     """Validation accuracy (training accuracy when there is no validation split) and training loss per
     epoch; one line per model (mean over its seeds, band from min to max)."""
     plt = pyplot()
@@ -35,9 +39,10 @@ def plot_curves_overlay(curves: dict[str, list[list[dict]]], path: str | Path, t
     fig.suptitle(title or "learning curves (mean over seeds; band: min to max)")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_per_class_f1(f1: dict[str, list[float]], class_names, path: str | Path, title: str = "") -> None:
+def plot_per_class_f1(f1: dict[str, list[float]], class_names, path: str | Path, title: str = "") -> Figure:
     """Grouped bars: F1 of every class for every model."""
     plt = pyplot()
     k = len(class_names)
@@ -56,9 +61,10 @@ def plot_per_class_f1(f1: dict[str, list[float]], class_names, path: str | Path,
     ax.set_title(title or "per-class F1")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> None:
+def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> Figure:
     """Accuracy against parameters; marker area grows with training time (labels say the seconds).
 
     ``points``: dicts with label, params, accuracy, accuracy_std, seconds.
@@ -84,11 +90,12 @@ def plot_tradeoff(points: list[dict], path: str | Path, title: str = "") -> None
     ax.set_title(title or "accuracy vs parameters (marker area: training time)")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
 def plot_significance(
     labels: list[str], difference: np.ndarray, significant: np.ndarray, path: str | Path, title: str = ""
-) -> None:
+) -> Figure:
     """Pairwise differences in accuracy (row minus column, in points) on a diverging scale; significant pairs
     marked with *, pairs not compared (NaN, e.g. scored on different test sets) left blank."""
     plt = pyplot()
@@ -110,3 +117,4 @@ def plot_significance(
     ax.set_title(title or "row minus column, accuracy points (* significant)")
     save_figure(fig, path)
     plt.close(fig)
+    return fig

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .plots import pyplot, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CORRECT, WRONG = "#1a7f37", "#cf222e"
 
@@ -25,7 +29,7 @@ def plot_gallery(
     title: str = "",
     colors: list[str] | None = None,
     ncols: int = 6,
-) -> None:
+) -> Figure:
     """A grid of ``(N, C, H, W)`` uint8 images, each with a caption (coloured when ``colors`` is given)."""
     plt = pyplot()
     n = len(images)
@@ -43,9 +47,10 @@ def plot_gallery(
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_predictions(images, y_true, probs, class_names, path, title: str = "sample predictions") -> None:
+def plot_predictions(images, y_true, probs, class_names, path, title: str = "sample predictions") -> Figure:
     """Predictions with their confidence: green when right, red when wrong."""
     y_hat = probs.argmax(axis=1)
     captions, colors = [], []
@@ -53,7 +58,7 @@ def plot_predictions(images, y_true, probs, class_names, path, title: str = "sam
         right = t == p
         captions.append(f"{class_names[p]} ({pr[p]:.0%})" + ("" if right else f"\ntrue: {class_names[t]}"))
         colors.append(CORRECT if right else WRONG)
-    plot_gallery(images, captions, path, title, colors)
+    return plot_gallery(images, captions, path, title, colors)
 
 
 def confident_mistakes(y_true: np.ndarray, probs: np.ndarray, k: int = 12) -> np.ndarray:
@@ -64,14 +69,14 @@ def confident_mistakes(y_true: np.ndarray, probs: np.ndarray, k: int = 12) -> np
     return wrong[np.argsort(-conf, kind="stable")[:k]]
 
 
-def plot_mistakes(images, y_true, probs, indices, class_names, path, title: str) -> None:
+def plot_mistakes(images, y_true, probs, indices, class_names, path, title: str) -> Figure:
     """The wrong predictions at ``indices`` (``images`` holds those images), captioned with the index,
     the predicted class with its confidence and the true class."""
     y_hat = probs.argmax(axis=1)
     captions = [
         f"#{i}: {class_names[y_hat[i]]} ({probs[i, y_hat[i]]:.0%})\ntrue: {class_names[y_true[i]]}" for i in indices
     ]
-    plot_gallery(images, captions, path, title, colors=[WRONG] * len(indices))
+    return plot_gallery(images, captions, path, title, colors=[WRONG] * len(indices))
 
 
 def plot_examples_per_class(
@@ -82,7 +87,7 @@ def plot_examples_per_class(
     per_class: int = 8,
     seed: int = 0,
     title: str = "examples per class",
-) -> None:
+) -> Figure:
     """One row per class with ``per_class`` random examples of it."""
     plt = pyplot()
     rng = np.random.default_rng(seed)
@@ -105,3 +110,4 @@ def plot_examples_per_class(
     fig.suptitle(title)
     save_figure(fig, path)
     plt.close(fig)
+    return fig

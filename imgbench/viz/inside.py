@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .galleries import to_display
 from .plots import pyplot, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _grid(n: int, max_cols: int = 8) -> tuple[int, int]:
@@ -15,7 +19,7 @@ def _grid(n: int, max_cols: int = 8) -> tuple[int, int]:
     return -(-n // cols), cols
 
 
-def plot_filters(weights: np.ndarray, path: str | Path, title: str = "") -> None:
+def plot_filters(weights: np.ndarray, path: str | Path, title: str = "") -> Figure:
     """Every filter of a conv layer, ``weights`` (out, in, k, k).
 
     Grey-scale input: each filter drawn with a diverging map centred on 0
@@ -43,9 +47,10 @@ def plot_filters(weights: np.ndarray, path: str | Path, title: str = "") -> None
     fig.suptitle(title or f"{n} filters, {w.shape[2]}x{w.shape[3]}")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_feature_maps(name: str, fmap: np.ndarray, path: str | Path, max_maps: int = 32) -> None:
+def plot_feature_maps(name: str, fmap: np.ndarray, path: str | Path, max_maps: int = 32) -> Figure:
     """The channels of one layer's output for one image, ``fmap`` (C, H, W); the title gives name and shape."""
     plt = pyplot()
     c = fmap.shape[0]
@@ -62,9 +67,10 @@ def plot_feature_maps(name: str, fmap: np.ndarray, path: str | Path, max_maps: i
     fig.suptitle(f"{name}: output {shape} (channels x height x width){more}")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_probabilities(probs: np.ndarray, class_names, path: str | Path, title: str = "") -> None:
+def plot_probabilities(probs: np.ndarray, class_names, path: str | Path, title: str = "") -> Figure:
     """Horizontal bars of every class's predicted probability, the top class highlighted."""
     plt = pyplot()
     k = len(class_names)
@@ -80,9 +86,10 @@ def plot_probabilities(probs: np.ndarray, class_names, path: str | Path, title: 
     ax.set_title(title or "predicted class probabilities")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, title: str = "") -> None:
+def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, title: str = "") -> Figure:
     """The image, |d logit / d pixel| (max over channels), and the two overlaid."""
     plt = pyplot()
     sal = np.abs(gradient).max(axis=0)
@@ -102,9 +109,10 @@ def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, tit
     fig.suptitle(title or "saliency")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_embedding(points: np.ndarray, y: np.ndarray, class_names, path: str | Path, title: str = "") -> None:
+def plot_embedding(points: np.ndarray, y: np.ndarray, class_names, path: str | Path, title: str = "") -> Figure:
     """A 2-D projection of activations, one colour per class, with a legend of class names."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 6.2))
@@ -119,3 +127,4 @@ def plot_embedding(points: np.ndarray, y: np.ndarray, class_names, path: str | P
     ax.set_title(title)
     save_figure(fig, path)
     plt.close(fig)
+    return fig

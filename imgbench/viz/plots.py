@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..fileio import atomic_write
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    """matplotlib.pyplot: on the Agg backend (no display needed), except inside a Jupyter kernel.
+
+    In a notebook the user's inline backend stays, so a returned figure shows under its cell.
+    """
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -25,7 +35,7 @@ def save_figure(fig, path) -> None:
         fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
 
 
-def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
+def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> Figure:
     """Loss and accuracy per epoch, training and validation, side by side."""
     plt = pyplot()
     epochs = [r["epoch"] for r in rows]
@@ -42,9 +52,10 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
     fig.suptitle(title or "learning curves")
     save_figure(fig, path)
     plt.close(fig)
+    return fig
 
 
-def plot_confusion_matrix(cm, class_names, path: str | Path, title: str = "") -> None:
+def plot_confusion_matrix(cm, class_names, path: str | Path, title: str = "") -> Figure:
     """Counts with row-normalised colour (rows: true class, columns: predicted)."""
     plt = pyplot()
     cm = np.asarray(cm)
@@ -73,3 +84,4 @@ def plot_confusion_matrix(cm, class_names, path: str | Path, title: str = "") ->
     ax.set_title(title or f"confusion matrix (accuracy {np.trace(cm) / max(cm.sum(), 1):.4f})")
     save_figure(fig, path)
     plt.close(fig)
+    return fig

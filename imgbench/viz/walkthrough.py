@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..engines.numpy.teaching import conv2d, max_pool2d, relu
 from .plots import pyplot, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -48,7 +52,7 @@ def _shape(a: np.ndarray) -> str:
     return "x".join(map(str, a.shape))
 
 
-def plot_walkthrough(w: Walkthrough, path: str | Path, title: str = "") -> None:
+def plot_walkthrough(w: Walkthrough, path: str | Path, title: str = "") -> Figure:
     """Five panels (original, kernel with its values, convolved, ReLU, max-pooled), shapes annotated."""
     plt = pyplot()
     fig, axes = plt.subplots(
@@ -89,3 +93,4 @@ def plot_walkthrough(w: Walkthrough, path: str | Path, title: str = "") -> None:
     fig.suptitle(title or "one convolution and pooling step, computed by imgbench's NumPy engine")
     save_figure(fig, path)
     plt.close(fig)
+    return fig

@@ -58,6 +58,13 @@ FLAGS = [
     ("resume-with-flags", ["train", "--resume", "runs/r", "--epochs", "9", "--lr", "0.1"], ["--epochs, --lr"]),
     ("resume-with-config", ["train", "--resume", "runs/r", "--config", "c.yaml"], ["--resume", "--config"]),
     ("unknown-flag", ["train", "--epoks", "3"], ["unrecognized arguments: --epoks 3"]),
+    ("abbreviated-flag", ["train", "--epoch", "3"], ["unrecognized arguments: --epoch 3"]),
+    ("select-unknown", ["train", "--select", "best"], ["--select", "'best'", "best-val-acc, best-val-loss, last"]),
+    (
+        "select-best-without-validation",
+        ["train", "--select", "best-val-loss", "--val-split", "0"],
+        ["--select best-val-loss", "--val-split is 0"],
+    ),
     ("flag-without-value", ["train", "--epochs"], ["--epochs", "expected one argument"]),
     ("seeds-empty", ["compare", "--preset", "quick", "--seeds", ""], ["--seeds", "''"]),
     ("seeds-gap", ["compare", "--preset", "quick", "--seeds", "0,,2"], ["--seeds", "'0,,2'"]),
