@@ -226,7 +226,14 @@ class ListOf(Kind):
         return [self.item.parse(part.strip()) for part in text.split(",")]
 
     def hint(self, value: Any) -> str:
-        return "".join(self.item.hint(v) for v in (value if isinstance(value, list) else [value]))
+        """Suggestions for the items that are not allowed (an allowed item suggests nothing)."""
+        hints = []
+        for v in value if isinstance(value, list) else [value]:
+            try:
+                self.item.accept(v)
+            except (_Rejected, SettingError):
+                hints.append(self.item.hint(v))
+        return "".join(hints)
 
 
 # --- settings ------------------------------------------------------------------------------------

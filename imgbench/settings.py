@@ -72,7 +72,8 @@ SAFE_NAME = Text(
 
 # Command-line groups of the flags, in --help order.
 DATA, TRAINING, RUN, TORCH = "data and model", "training", "run directory and output", "torch engine"
-FLAG_GROUPS = (DATA, TRAINING, RUN, TORCH)
+TRANSFER = "transfer learning"
+FLAG_GROUPS = (DATA, TRAINING, TRANSFER, RUN, TORCH)
 
 
 @dataclass
@@ -160,6 +161,46 @@ class RunSettings:
         "see the test split)",
         RUN,
     )
+    # Transfer learning (README "Transfer learning"; the phases in training/phases.py).  Run settings, not
+    # TrainConfig fields: a study compares its runs' train: sections, which these leave as they were.
+    init_from: str | None = setting(
+        None,
+        Text(optional=True),
+        "start from the weights of this run directory (its weights/best), or of a weights file "
+        "(.npz, .pt, .safetensors, .weights.h5) of a model with the same layers",
+        TRANSFER,
+        "RUN_DIR|FILE",
+    )
+    new_head: bool = setting(
+        False,
+        Flag(),
+        "re-initialise the classification head (the last dense layer) instead of copying it; automatic "
+        "when the class count differs",
+        TRANSFER,
+    )
+    freeze: list[str] | None = setting(
+        None,
+        ListOf(Text(), optional=True),
+        "layers that keep their weights and BatchNorm statistics: fnmatch patterns over layer names "
+        "(conv1, res1.*), comma-separated",
+        TRANSFER,
+        "PATTERN[,PATTERN]",
+    )
+    unfreeze_after: int = setting(
+        0,
+        Integer(0),
+        "two phases: for N epochs only the unfrozen layers train (without --freeze: only the head), then "
+        "every layer, at a tenth of the scheduled learning rate; 0: one phase",
+        TRANSFER,
+        "N",
+    )
+    head_lr: float | None = setting(
+        None,
+        Number(0, open_lo=True, optional=True),
+        "peak learning rate of the first phase of --unfreeze-after (default: --lr)",
+        TRANSFER,
+        "LR",
+    )
     study: str | None = setting(None, dataclasses.replace(SAFE_NAME, optional=True), "the study this run belongs to")
     train: TrainConfig = field(default_factory=TrainConfig)
     spec: dict[str, Any] | None = setting(
@@ -224,10 +265,27 @@ def check_run(settings: RunSettings, given: Collection[str] = (), label: Callabl
         )
     if settings.evaluate == "val" and t.val_split == 0:
         raise SettingError(f"{label('evaluate')} val needs validation data, but {label('train.val_split')} is 0")
+    _check_transfer(settings, chosen, label)
     if chosen("train.warmup_steps") and t.schedule != "cosine":
         raise SettingError(
             f"{label('train.warmup_steps')} {t.warmup_steps} applies only to the cosine schedule, "
             f"but {label('train.schedule')} is {t.schedule}"
+        )
+
+
+def _check_transfer(settings: RunSettings, chosen: Callable[[str], bool], label: Callable[[str], str]) -> None:
+    """The rules between the transfer-learning settings (see :func:`check_run`)."""
+    if chosen("new_head") and settings.new_head and not settings.init_from:
+        raise SettingError(f"{label('new_head')} applies only with {label('init_from')} (a run or weights file)")
+    if chosen("head_lr") and not settings.unfreeze_after:
+        raise SettingError(
+            f"{label('head_lr')} {settings.head_lr} is the learning rate of the first phase, so it needs "
+            f"{label('unfreeze_after')} N"
+        )
+    if settings.unfreeze_after >= settings.train.epochs:
+        raise SettingError(
+            f"{label('unfreeze_after')} {settings.unfreeze_after} must be less than {label('train.epochs')} "
+            f"{settings.train.epochs}, or no epoch would train every layer"
         )
 
 
@@ -290,7 +348,7 @@ COMMAND_OPTIONS: dict[str, Setting] = {
     "report_format": Setting(
         ListOf(Choice(_registry(".studies.documents", "REPORT_FORMATS"))),
         ["html", "md"],
-        "the report's formats, comma-separated; pdf and docx need pip install 'imgbench[documents]'",
+        "the report's formats, comma-separated",
         metavar="FORMAT[,FORMAT]",
         show_default=False,
     ),

@@ -16,7 +16,7 @@ import warnings
 
 from ..errors import ImgbenchError
 from ..fileio import disk_error
-from . import data, export, models, runs, studies, train, tune, visual
+from . import data, export, models, runs, serve, studies, train, tune, visual
 from .common import Parser
 
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"imgbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # The order here is the order of `imgbench --help`.
-    for group in (data, train, studies, tune, runs, visual, export, models):
+    for group in (data, train, studies, tune, runs, visual, export, models, serve):
         group.register(sub)
     return parser
 

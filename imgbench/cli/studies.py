@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import ImgbenchError
 from ..kinds import definitions
 from ..settings import COMMAND_OPTIONS, STUDY_KEYS, RunSettings, TrainConfig
-from .common import add_command, add_setting, picked
+from .common import add_command, add_setting, picked, print_paths
 
 
 def cmd_compare(args) -> int:
@@ -33,12 +33,13 @@ def cmd_compare(args) -> int:
         quiet=args.quiet,
         report=not args.no_report,
         wait=args.wait,
+        report_formats=args.format,
     )
     return 0
 
 
 def cmd_report(args) -> int:
-    """write report.html and report.md from run directories or a study
+    """write the report (HTML and Markdown; PDF, Word, LaTeX tables) from run directories or a study
 
     Build the comparative report only from run directories.
     """
@@ -47,13 +48,24 @@ def cmd_report(args) -> int:
     if bool(args.run_dirs) == bool(args.study):
         raise ImgbenchError("give run directories or --study DIR (one of them)")
     if args.study:
-        html, md = report_study_dir(args.study, args.out)
-    elif not args.out:
+        return print_paths(report_study_dir(args.study, args.out, formats=args.format))
+    if not args.out:
         raise ImgbenchError("--out DIR is needed with run directories")
-    else:
-        html, md = write_report(args.run_dirs, args.out)
-    print(f"{html}\n{md}")
-    return 0
+    return print_paths(write_report(args.run_dirs, args.out, formats=args.format))
+
+
+def _add_report_format(p) -> None:
+    """``--format``: the report's formats, their names and the extras they need from their registry."""
+    from ..studies.documents import REPORT_FORMATS
+
+    s = COMMAND_OPTIONS["report_format"]
+    extras: dict[str, list[str]] = {}
+    for name, fmt in REPORT_FORMATS.items():
+        if fmt.extra:
+            extras.setdefault(fmt.extra, []).append(name)
+    needs = "".join(f"; {', '.join(names)}: pip install 'imgbench[{extra}]'" for extra, names in extras.items())
+    help = f"{s.help}: {', '.join(REPORT_FORMATS)} (default {','.join(s.default)}{needs})"
+    add_setting(p, "format", s, help=help, own_default=True)
 
 
 def register(sub) -> None:
@@ -71,10 +83,12 @@ def register(sub) -> None:
     add_setting(p, "max_steps", train["max_steps"], help="stop every run after N steps (a dry run of the study)")
     add_setting(p, "engines", STUDY_KEYS["engines"], help="comma-separated engines: keep only their runs")
     p.add_argument("--no-report", action="store_true", help="train only")
+    _add_report_format(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--wait", action="store_true", help="if another compare is using --out, wait for it to finish")
 
     p = add_command(sub, "report", cmd_report)
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
     p.add_argument("--study", metavar="DIR", help="a study directory written by 'imgbench compare'")
-    p.add_argument("--out", metavar="DIR", help="where report.html/report.md go (default: the study directory)")
+    p.add_argument("--out", metavar="DIR", help="where the report goes (default: the study directory)")
+    _add_report_format(p)

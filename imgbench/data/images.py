@@ -132,13 +132,23 @@ def image_to_input(
     path: str | Path, image_shape: Sequence[int], style: str = "fit", dark_background: bool = False
 ) -> npt.NDArray[np.uint8]:
     """Read ``path`` and return a (C, H, W) uint8 array shaped like the training images."""
-    im = _flatten_alpha(load_image(path))
+    try:
+        return picture_to_input(load_image(path), image_shape, style, dark_background)
+    except DataFormatError as exc:
+        message = str(exc)
+        raise DataFormatError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
+
+
+def picture_to_input(
+    im: Image.Image, image_shape: Sequence[int], style: str = "fit", dark_background: bool = False
+) -> npt.NDArray[np.uint8]:
+    """A decoded picture as a (C, H, W) uint8 array shaped like the training images (``style`` "mnist": centred
+    by its centre of mass in a 20x20 box, as MNIST's digits are; "fit": resized to fit, inverted to the data's
+    background)."""
+    im = _flatten_alpha(im)
     if style == "mnist":
         c, h, w = image_shape
-        try:
-            digit = mnist_digit(np.asarray(im.convert("L")), size=h, box=round(h * 20 / 28))
-        except DataFormatError as exc:
-            raise DataFormatError(f"{path}: {exc}") from None
+        digit = mnist_digit(np.asarray(im.convert("L")), size=h, box=round(h * 20 / 28))
         return digit[None] if c == 1 else np.repeat(digit[None], c, axis=0)
     return fit_image(im, tuple(image_shape), dark_background)
 

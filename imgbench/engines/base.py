@@ -27,7 +27,7 @@ import pickle
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -93,6 +93,15 @@ class Engine(Protocol):
 
     def set_lr(self, lr: float) -> None:
         """The learning rate for the following steps (schedules call this every step)."""
+        ...
+
+    def freeze(self, layers: Collection[str]) -> None:
+        """Train only the layers not named in ``layers`` (spec layer names; nested ones included by prefix).
+
+        A frozen layer keeps its weights byte for byte, and a frozen BatchNorm normalises with its running
+        statistics and leaves them as they are.  The optimiser starts afresh over the layers that train (no
+        state carried over, as Keras's recompile does).  An empty ``layers`` trains every layer again.
+        """
         ...
 
     def reseed(self, seed: int, epoch: int) -> None:
@@ -298,6 +307,12 @@ def reading_weights(path: PathLike, what: str) -> Iterator[None]:
     except _LOAD_ERRORS as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImgbenchError(f"{path}: cannot load {what} ({detail})") from None
+
+
+def in_layers(name: str, layers: Collection[str]) -> bool:
+    """Whether the layer or parameter-holding module ``name`` (``res1.bn1``, ``block1.norm1``) is one of
+    ``layers`` or nested inside one; :meth:`Engine.freeze` decides with it in every engine."""
+    return any(name == layer or name.startswith(layer + ".") for layer in layers)
 
 
 def zero_logits(num_classes: int) -> Array:

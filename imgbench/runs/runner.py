@@ -25,11 +25,13 @@ from ..specs import SpecError, build_spec, resolve
 from ..training import Callback, EarlyStopping, History, Progress, TrainingLoop
 from ..training.checkpoint import PROGRESS, DamagedCheckpointError, RunWriter, discard_uncommitted, read_checkpoint
 from ..training.loop import split_for_training
+from ..training.phases import Phases, plan_phases
 from .health import FINISHED, run_state
 from .lock import run_lock
 from .predictions import write_predictions
 from .results import Metrics, RunDir
 from .rundir import claim_run_dir, environment
+from .transfer import initialise_from, source_weights
 
 
 def load_settings(
@@ -137,6 +139,23 @@ def _absolute_paths(settings: RunSettings) -> None:
     if settings.root:
         settings.root = str(Path(settings.root).expanduser().resolve())
     settings.dataset = absolute_dataset_name(settings.dataset)
+    if settings.init_from:
+        settings.init_from = str(Path(settings.init_from).expanduser().resolve())
+
+
+def _transfer(settings: RunSettings, engine, initialise: bool) -> Phases | None:
+    """The run's phases (which layers train when), after copying the ``--init-from`` weights if ``initialise``.
+
+    A resumed run initialises only when no epoch was committed: a checkpoint holds the weights since.
+    """
+    phases = plan_phases(engine.spec, settings.freeze, settings.unfreeze_after, settings.head_lr, settings.train.lr)
+    if initialise and settings.init_from:
+        source = source_weights(settings.init_from, engine.spec)
+        fresh = initialise_from(engine, source, settings.init_from, settings.new_head)
+        if not settings.quiet:
+            head = f"; new head: {', '.join(fresh)}" if fresh else ""
+            print(f"weights from {settings.init_from}{head}", file=sys.stderr)
+    return phases
 
 
 def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callbacks: Sequence[Callback] = ()) -> Path:
@@ -151,13 +170,14 @@ def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callback
     ds = _load(settings)
     spec = _spec(settings, ds)
     engine = _engine(settings, spec)
+    phases = _transfer(settings, engine, initialise=True)  # before the run directory: its errors leave none
     # A spec's name is free text ("my net"); in the default run name it becomes a folder-safe word ("my-net").
     model_word = re.sub(r"[^A-Za-z0-9._+-]+", "-", spec["name"]).strip("-.") or "model"
     name = settings.name or f"{short_name(ds.name)}-{model_word}-{engine.name}"
     run, lock = claim_run_dir(settings.runs_dir, name, exact=exact_name)
     with lock:
         try:
-            _train_into(run, settings, ds, spec, engine, extra_callbacks)
+            _train_into(run, settings, ds, spec, engine, extra_callbacks, phases)
         except BaseException:
             if not (run / "checkpoint" / PROGRESS).exists():  # nothing to resume: leave no half-made run behind
                 shutil.rmtree(run, ignore_errors=True)
@@ -165,7 +185,9 @@ def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callback
     return RunDir(run)
 
 
-def _train_into(run: Path, settings: RunSettings, ds: Dataset, spec: dict, engine, extra_callbacks=()) -> None:
+def _train_into(
+    run: Path, settings: RunSettings, ds: Dataset, spec: dict, engine, extra_callbacks=(), phases: Phases | None = None
+) -> None:
     """Write the run's records, train and evaluate, into a new run directory whose lock the caller holds."""
     with writing(run):
         for folder in ("weights", "checkpoint", "plots"):
@@ -173,7 +195,7 @@ def _train_into(run: Path, settings: RunSettings, ds: Dataset, spec: dict, engin
     write_yaml(run / "config.yaml", {**settings.to_dict(), "spec": spec})
     write_json(run / "env.json", environment(engine, settings.train.seed))
     callbacks, writer, _ = _callbacks(settings, run, engine, extra_callbacks)
-    loop = TrainingLoop(engine, ds, settings.train, callbacks)
+    loop = TrainingLoop(engine, ds, settings.train, callbacks, phases=phases)
     write_json(
         run / "preprocess.json",
         {
@@ -221,11 +243,14 @@ def _resume(run: Path, settings: RunSettings, config: dict) -> None:
     engine = _engine(settings, _spec(settings, ds, config.get("spec")))
     committed = read_checkpoint(run, engine.name)
     discard_uncommitted(run, committed)
+    phases = _transfer(settings, engine, initialise=committed is None)
     normalizer = Normalizer.from_dict(read_json(run / "preprocess.json"))
     callbacks, writer, _ = _callbacks(settings, run, engine)
-    loop = TrainingLoop(engine, ds, settings.train, callbacks, normalizer=normalizer)
+    loop = TrainingLoop(engine, ds, settings.train, callbacks, normalizer=normalizer, phases=phases)
     start = 0
     if committed is not None:
+        if phases is not None:  # the optimiser state on disk is over the layers the last epoch trained
+            phases.apply(engine, committed.epochs_done - 1)
         try:
             engine.load_checkpoint(committed.state)
         except ImgbenchError as exc:

@@ -5,7 +5,7 @@ The study directory::
     <out>/study.yaml       the resolved study and the command that ran it
     <out>/runs/<key>/      one run directory per planned run (fixed names)
     <out>/runs/index.sqlite
-    <out>/report.html  <out>/report.md  <out>/report_files/
+    <out>/report.html  <out>/report.md  <out>/report_files/   (and the other --format documents)
 
 Running a study again skips finished runs, resumes runs that committed at
 least one epoch, and trains again runs that had not, or that are damaged
@@ -25,6 +25,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterable
 from concurrent import futures
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -35,6 +36,7 @@ from ..fileio import read_json, read_yaml, write_yaml
 from ..runs.health import FINISHED, MISSING, RESUMABLE, run_state
 from ..runs.index import RunIndex
 from ..runs.lock import LockHeldError, run_lock, study_lock
+from ..runs.results import StudyDir
 from ..training.checkpoint import DamagedCheckpointError
 from .studyfile import PlannedRun, Study, plan_runs
 from .workers import init_worker
@@ -169,8 +171,11 @@ def run_study(
     report: bool = True,
     command: str | None = None,
     wait: bool = False,
+    report_formats: str | Iterable[str] | None = None,
 ) -> Path:
     """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``.
+
+    ``report_formats``: the report's formats (default html and md; see :func:`~imgbench.studies.report.write_report`).
 
     ``out`` is locked while the study runs: another study running there already is an error naming
     its process, or, with ``wait``, is waited for.
@@ -212,6 +217,6 @@ def run_study(
             from .report import write_report
 
             runs = [runs_dir / p.key for p in planned]
-            html, md = write_report(runs, out, study=study, notes=notes, command=command)
-            say(f"report: {html} and {md}")
-    return out
+            written = write_report(runs, out, study=study, notes=notes, command=command, formats=report_formats)
+            say(f"report: {', '.join(map(str, written))}")
+    return StudyDir(out)

@@ -12,7 +12,7 @@ from ..errors import ImgbenchError
 from .report_records import Group
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
@@ -24,7 +24,7 @@ class Figures:
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str) -> Path:
-        return self.folder / f"{_slug(name)}.png"
+        return self.folder / f"{slug(name)}.png"
 
     def entry(self, name: str, caption: str) -> dict:
         path = self.path(name)

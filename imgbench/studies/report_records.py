@@ -147,6 +147,11 @@ def environments(records: list[RunRecord]) -> list[dict]:
     return out
 
 
+def git_revisions(records: list[RunRecord]) -> list[str]:
+    """The distinct git revisions of imgbench that trained the runs, in run order (none outside a checkout)."""
+    return list(dict.fromkeys(r.env["git_revision"] for r in records if r.env.get("git_revision")))
+
+
 def run_rows(records: list[RunRecord]) -> list[dict]:
     """One row per run for the report's table of runs."""
     return [

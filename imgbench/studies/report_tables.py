@@ -62,7 +62,20 @@ def summarize_group(g: Group, correct: dict[int, np.ndarray] | None) -> dict:
         "precision_macro": _mean(g.values("precision_macro")),
         "recall_macro": _mean(g.values("recall_macro")),
         "epochs": _mean(g.values("epochs_trained")),
+        # Which epoch's weights were scored (train.select); runs written before the setting kept the best
+        # validation accuracy's.
+        "select": sorted({str((r.config.get("train") or {}).get("select", "best-val-acc")) for r in g.runs}),
     }
+
+
+SUMMARY_CAPTION = (
+    "Accuracy, F1, precision and recall on the test split (macro averages), mean over seeds; ± the standard "
+    "deviation over seeds. Training seconds: mean wall time of the training epochs."
+)
+MCNEMAR_CAPTION = (
+    "Two-sided exact binomial test on the test images exactly one of the two runs gets right; each uses one seed "
+    "of each model, unadjusted: the table above decides from all seeds at once."
+)
 
 
 def interval_captions(items: list[tuple[str, dict[str, Any]]], what: str) -> list[str]:
@@ -86,7 +99,25 @@ def summary_captions(rows: list[dict]) -> list[str]:
             f"One seed ({', '.join(single)}): the seed part of the variance is missing, so that interval "
             "covers test-image sampling only and is too narrow for another seed."
         )
+    lines.append(selection_caption(rows))
     return lines
+
+
+SELECTION_WORDS = {
+    "last": "the last epoch",
+    "best-val-acc": "the epoch with the best validation accuracy",
+    "best-val-loss": "the epoch with the lowest validation loss",
+}
+
+
+def selection_caption(rows: list[dict]) -> str:
+    """Which epoch's weights the table scores (``train.select``), naming the models when they differ."""
+    rules = {rule for r in rows for rule in r["select"]}
+    if len(rules) == 1:
+        (rule,) = rules
+        return f"Weights scored: those of {SELECTION_WORDS[rule]} (select: {rule})."
+    each = "; ".join(f"{r['label']}: {', '.join(r['select'])}" for r in rows)
+    return f"Weights scored differ between the models (select): {each}."
 
 
 def _mcnemar_count(c: dict) -> dict:
@@ -220,6 +251,13 @@ def reported_beside_ours(study: Study | None, dataset: str, rows: list[dict]) ->
             continue
         out.append({"label": ours["label"], "reported": rep, "ours": ours})
     return out
+
+
+def reported_caption(study: Study | None) -> str | None:
+    """Where the classic study's figures come from, and why they are not ours."""
+    if not study or not study.reported:
+        return None
+    return f"Reported figures: {study.reported.get('source')}. Their hardware and training budget differ from ours."
 
 
 def per_class_f1(groups: list[Group], class_names: list[str]) -> dict[str, list[float]]:

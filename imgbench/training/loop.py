@@ -16,6 +16,7 @@ import numpy as np
 from ..data import Augmenter, BatchIterator, Dataset, Normalizer, train_val_split
 from ..mathops import log_softmax
 from ..settings import TrainConfig  # defined with every other setting; imported from here too
+from .phases import Phases
 from .schedules import make_schedule
 
 
@@ -45,10 +46,21 @@ def split_for_training(ds: Dataset, cfg: TrainConfig):
 
 
 class TrainingLoop:
-    """Runs epochs ``start_epoch .. cfg.epochs - 1`` of ``engine`` on ``ds``."""
+    """Runs epochs ``start_epoch .. cfg.epochs - 1`` of ``engine`` on ``ds``.
 
-    def __init__(self, engine, ds: Dataset, cfg: TrainConfig, callbacks=(), normalizer: Normalizer | None = None):
-        self.engine, self.ds, self.cfg = engine, ds, cfg
+    ``phases`` (transfer learning) freezes layers as each phase begins and scales the scheduled learning rate.
+    """
+
+    def __init__(
+        self,
+        engine,
+        ds: Dataset,
+        cfg: TrainConfig,
+        callbacks=(),
+        normalizer: Normalizer | None = None,
+        phases: Phases | None = None,
+    ):
+        self.engine, self.ds, self.cfg, self.phases = engine, ds, cfg, phases
         self.callbacks = list(callbacks)
         X_tr, y_tr, self.X_val, self.y_val = split_for_training(ds, cfg)
         self.normalizer = normalizer or Normalizer.fit(X_tr)
@@ -77,9 +89,14 @@ class TrainingLoop:
             self.engine.reseed(self.cfg.seed, epoch)
             t0 = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
-            lr = self.schedule(step)
+            scale = 1.0
+            if self.phases is not None:
+                if self.phases.begins(epoch):
+                    self.phases.apply(self.engine, epoch)
+                scale = self.phases.lr_scale(epoch)
+            lr = self.schedule(step) * scale
             for Xb, yb in self.batches.epoch(epoch):
-                lr = self.schedule(step)
+                lr = self.schedule(step) * scale
                 self.engine.set_lr(lr)
                 loss, hits = self.engine.fit_batch(Xb, yb)
                 loss_sum += loss * len(yb)

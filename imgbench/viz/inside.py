@@ -89,11 +89,17 @@ def plot_probabilities(probs: np.ndarray, class_names, path: str | Path, title: 
     return fig
 
 
+def saliency_map(gradient: np.ndarray) -> np.ndarray:
+    """``(H, W)`` saliency of a ``(C, H, W)`` input gradient: |d logit / d pixel|, max over channels, scaled so
+    that the largest value is 1 (all zeros stay zeros)."""
+    sal = np.abs(gradient).max(axis=0)
+    return sal / (sal.max() or 1.0)
+
+
 def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, title: str = "") -> Figure:
     """The image, |d logit / d pixel| (max over channels), and the two overlaid."""
     plt = pyplot()
-    sal = np.abs(gradient).max(axis=0)
-    sal = sal / (sal.max() or 1.0)
+    sal = saliency_map(gradient)
     shown, cmap = to_display(image)
     fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
     axes[0].imshow(shown, cmap=cmap, vmin=0, vmax=255)

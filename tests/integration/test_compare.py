@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from imgbench.studies.documents.pdf import CHROMIUM_FLAGS, system_chromium
+
 from .test_cli_data import assert_clean_error, run_cli
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = system_chromium()
 SMALL_STUDY = """
 name: small
 seeds: [0, 1, 2]
@@ -27,16 +28,6 @@ engines: [numpy]
 """
 
 
-@pytest.fixture(scope="module")
-def quick_study(tmp_path_factory):
-    """`imgbench compare --preset quick`, run once for the tests below."""
-    out = tmp_path_factory.mktemp("quick") / "study"
-    t = time.perf_counter()
-    proc = run_cli("compare", "--preset", "quick", "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc, time.perf_counter() - t
-
-
 def test_quick_preset_covers_3_engines_x_2_models_x_3_seeds(quick_study):
     out, proc, seconds = quick_study
     runs = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
@@ -44,6 +35,9 @@ def test_quick_preset_covers_3_engines_x_2_models_x_3_seeds(quick_study):
     for run in runs:
         assert (out / "runs" / run / "metrics.json").exists() and (out / "runs" / run / "predictions.npz").exists()
     md = (out / "report.md").read_text()
+    # The report says which epoch's weights it scores (train.select; default last).
+    assert "Weights scored: those of the last epoch (select: last)." in md
+    assert "Weights scored: those of the last epoch (select: last)." in (out / "report.html").read_text()
     rows = [line for line in md.splitlines() if re.match(r"\| (mlp|cnn-tiny) / (numpy|torch|keras) \| 3 \|", line)]
     assert len(rows) == 6, md[:2000]
     for line in rows:  # every engine learns digits
@@ -91,15 +85,7 @@ def test_report_renders_in_headless_chromium_without_console_errors(quick_study,
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=list(CHROMIUM_FLAGS),
         )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})

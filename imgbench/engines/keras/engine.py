@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import ImgbenchError
-from ..base import EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
+from ..base import EngineOptions, engine_options, in_layers, pick_optimizer, reading_weights, zero_logits
 from .layout import nchw_to_nhwc, nhwc_to_nchw
-from .model import build_keras_model, get_numpy_state, keras, keras_name, set_numpy_state
+from .model import build_keras_model, get_numpy_state, keras, keras_name, param_layers, set_numpy_state
 
 # One constructor per name in engines.base.OPTIMIZERS: the Keras twins of the other engines'.
 _OPTIMIZERS = {
@@ -51,19 +51,33 @@ class KerasEngine:
         self.spec = spec
         self.num_classes = spec["num_classes"]
         self.model = build_keras_model(spec, options.seed)
-        self.optimizer = make_optimizer(options)
+        # Counted now: freezing a layer makes its weights non-trainable, but they are still the model's.
+        self._param_count = int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
+        self.options = options
+        self._compile()
+        self.device = keras.backend.backend()
+
+    def _compile(self) -> None:
+        """A fresh optimiser, compiled with the loss: Keras reads which weights train when it compiles."""
+        self.optimizer = make_optimizer(self.options)
         self.model.compile(
             optimizer=self.optimizer,
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=options.label_smoothing),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=self.options.label_smoothing),
             metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
         )
-        self.device = keras.backend.backend()
 
     def _x(self, X: np.ndarray) -> np.ndarray:
         return nchw_to_nhwc(X) if X.ndim == 4 else X
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.learning_rate.assign(float(lr))
+
+    def freeze(self, layers) -> None:
+        """``trainable = False`` for the named layers (a frozen BatchNormalization runs in inference mode),
+        then a fresh optimiser and a new compile."""
+        for layer_spec, _ in param_layers(self.spec):
+            self.model.get_layer(keras_name(layer_spec["name"])).trainable = not in_layers(layer_spec["name"], layers)
+        self._compile()
 
     def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step (Keras's compiled train step); mean loss and correct predictions."""
@@ -109,7 +123,7 @@ class KerasEngine:
         return nhwc_to_nchw(tape.gradient(chosen, x).numpy())
 
     def param_count(self) -> int:
-        return int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
+        return self._param_count
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return get_numpy_state(self.model, self.spec)

@@ -368,7 +368,7 @@ WEIGHTS: dict[str, _Weights] = {
 }
 
 
-def _param_layers(spec: dict):
+def param_layers(spec: dict):
     """``(layer spec, weight conversion)`` of every layer with parameters, nested blocks included."""
     for layer_spec in walk(spec["layers"]):
         if LAYERS[layer_spec["type"]].has_params:
@@ -380,7 +380,7 @@ def _param_layers(spec: dict):
 
 def set_numpy_state(model: keras.Model, spec: dict, state: dict) -> None:
     """Copy weights named as in the NumPy/PyTorch engines into the Keras model."""
-    for layer_spec, conversion in _param_layers(spec):
+    for layer_spec, conversion in param_layers(spec):
         weights = conversion.to_keras(layer_spec, state)
         model.get_layer(keras_name(layer_spec["name"])).set_weights([np.asarray(a, dtype=np.float32) for a in weights])
 
@@ -388,7 +388,7 @@ def set_numpy_state(model: keras.Model, spec: dict, state: dict) -> None:
 def get_numpy_state(model: keras.Model, spec: dict) -> dict:
     """The Keras weights under the NumPy/PyTorch engines' names and layouts."""
     out = {}
-    for layer_spec, conversion in _param_layers(spec):
+    for layer_spec, conversion in param_layers(spec):
         weights = model.get_layer(keras_name(layer_spec["name"])).get_weights()
         out.update(conversion.from_keras(layer_spec, weights))
     return out

@@ -1,7 +1,8 @@
-"""Elementwise activations: ReLU, ReLU6, LeakyReLU, sigmoid, tanh, SiLU, softmax, GELU.
+r"""Elementwise activations: ReLU, ReLU6, LeakyReLU, sigmoid, tanh, SiLU, softmax, GELU.
 
 Each docstring gives the forward formula, then the backward one
-(``dx = dL/dx`` from ``dy = dL/dy``).
+(:math:`dx = \partial L / \partial x` from :math:`dy = \partial L / \partial y`; :math:`[\cdot]` is 1 where the
+condition holds and 0 elsewhere).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["GELU", "LeakyReLU", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax", "
 
 
 class ReLU(Layer):
-    """``y = max(x, 0)``; ``dx = dy * [x > 0]``."""
+    r""":math:`y = \max(x, 0)`; :math:`dx = dy \cdot [x > 0]`."""
 
     def forward(self, x, *, training=False):
         y = np.maximum(x, 0)
@@ -28,7 +29,10 @@ class ReLU(Layer):
 
 
 class ReLU6(Layer):
-    """``y = min(max(x, 0), 6)``; ``dx = dy * [0 < x < 6]`` (zero at the kinks, as PyTorch and TensorFlow)."""
+    r""":math:`y = \min(\max(x, 0), 6)`; :math:`dx = dy \cdot [0 < x < 6]`.
+
+    The gradient is zero at the kinks, as in PyTorch and TensorFlow.
+    """
 
     def forward(self, x, *, training=False):
         self.cache = (x > 0) & (x < 6)
@@ -39,7 +43,7 @@ class ReLU6(Layer):
 
 
 class LeakyReLU(Layer):
-    """``y = x if x > 0 else a x``; ``dx = dy * (1 if x > 0 else a)``."""
+    r""":math:`y = x` where :math:`x > 0`, else :math:`a x`; :math:`dx = dy` there, else :math:`a\, dy`."""
 
     def __init__(self, negative_slope: float = 0.01, name: str = ""):
         super().__init__(name)
@@ -54,7 +58,10 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """``y = 1 / (1 + e^-x)``, computed as ``(1 + tanh(x/2)) / 2`` (no overflow); ``dx = dy y (1 - y)``."""
+    r""":math:`y = 1 / (1 + e^{-x})`; :math:`dx = dy\, y (1 - y)`.
+
+    Computed as :math:`(1 + \tanh(x/2)) / 2`, which cannot overflow.
+    """
 
     def forward(self, x, *, training=False):
         y = 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -67,7 +74,7 @@ class Sigmoid(Layer):
 
 
 class Tanh(Layer):
-    """``y = tanh(x)``; ``dx = dy (1 - y^2)``."""
+    r""":math:`y = \tanh x`; :math:`dx = dy\, (1 - y^2)`."""
 
     def forward(self, x, *, training=False):
         y = np.tanh(x)
@@ -79,7 +86,7 @@ class Tanh(Layer):
 
 
 class SiLU(Layer):
-    """Sigmoid linear unit (swish): ``y = x s`` with ``s = sigmoid(x)``; ``dx = dy s (1 + x (1 - s))``."""
+    r"""Sigmoid linear unit (swish): :math:`y = x s` with :math:`s = \sigma(x)`; :math:`dx = dy\, s (1 + x (1 - s))`."""
 
     def forward(self, x, *, training=False):
         s = 0.5 * (1.0 + np.tanh(0.5 * x))  # sigmoid without overflow, as Sigmoid computes it
@@ -92,7 +99,7 @@ class SiLU(Layer):
 
 
 class Softmax(Layer):
-    """``y_i = e^{x_i} / sum_j e^{x_j}``; ``dx = y * (dy - sum_j dy_j y_j)``.
+    r""":math:`y_i = e^{x_i} / \sum_j e^{x_j}`; :math:`dx = y \odot (dy - \sum_j dy_j\, y_j)`.
 
     As a last layer it turns logits into probabilities; for training use the
     fused :class:`~imgbench.engines.numpy.losses.SoftmaxCrossEntropy` on logits.
@@ -109,11 +116,12 @@ class Softmax(Layer):
 
 
 class GELU(Layer):
-    """Gaussian error linear unit, exact (erf) form: PyTorch's ``nn.GELU()``, Keras's ``gelu(approximate=False)``.
+    r"""Gaussian error linear unit, exact (erf) form: PyTorch's ``nn.GELU()``, Keras's ``gelu(approximate=False)``.
 
-    Forward:  ``y = x Phi(x)`` with the standard normal CDF ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``.
-    Backward: ``dx = dy (Phi(x) + x phi(x))`` with the standard normal density
-    ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``.
+    Forward:  :math:`y = x \Phi(x)` with the standard normal CDF
+    :math:`\Phi(x) = (1 + \operatorname{erf}(x / \sqrt 2)) / 2`.
+    Backward: :math:`dx = dy\, (\Phi(x) + x \varphi(x))` with the standard normal density
+    :math:`\varphi(x) = e^{-x^2 / 2} / \sqrt{2 \pi}`.
     """
 
     def forward(self, x, *, training=False):

@@ -20,22 +20,31 @@ __all__ = ["MultiHeadAttention", "TransformerBlock"]
 
 
 class MultiHeadAttention(Layer):
-    """Multi-head self-attention: every token attends to every token of its example, in H heads of width d = D/H.
+    r"""Multi-head self-attention: every token attends to every token of its example, in H heads of width d = D/H.
 
-    ``in_proj_weight`` (3D, D) stacks the query, key and value weights
-    ``W_q, W_k, W_v`` and ``in_proj_bias`` (3D,) their biases;
-    ``out_proj.weight`` (D, D) and ``out_proj.bias`` project the heads back.
-    Per example, with X (T, D):
+    ``in_proj_weight`` :math:`W_\mathrm{in}` (3D, D) stacks the query, key and value weights
+    :math:`W_q, W_k, W_v` and ``in_proj_bias`` :math:`b_\mathrm{in}` (3D,) their biases;
+    ``out_proj.weight`` :math:`W_\mathrm{out}` (D, D) and ``out_proj.bias`` :math:`b_\mathrm{out}` project the heads
+    back.  Per example, with :math:`X` (T, D):
 
-    Forward:  ``[Q K V] = X W_in^T + b_in``, each split into H heads of (T, d);
-    in each head ``S = Q K^T / sqrt(d)``, ``A = softmax(S)`` along each row
-    (over the keys), ``O = A V``; the heads side by side again give (T, D),
-    and ``Y = O W_out^T + b_out``.
+    Forward:  :math:`[Q\; K\; V] = X W_\mathrm{in}^\top + b_\mathrm{in}`, each split into H heads of (T, d);
+    in each head
 
-    Backward: ``dW_out += dY^T O``, ``db_out += sum dY``, ``dO = dY W_out``; in each head
-    ``dA = dO V^T``, ``dV = A^T dO``, ``dS = A * (dA - rowsum(dA * A))`` (softmax's Jacobian),
-    ``dQ = dS K / sqrt(d)``, ``dK = dS^T Q / sqrt(d)``; then with ``G = [dQ dK dV]`` (heads joined):
-    ``dW_in += G^T X``, ``db_in += sum G``, ``dX = G W_in``.
+    .. math:: S = \frac{Q K^\top}{\sqrt d}, \quad A = \mathrm{softmax}(S), \quad O = A V
+
+    with the softmax along each row (over the keys); the heads side by side again give (T, D),
+    and :math:`Y = O W_\mathrm{out}^\top + b_\mathrm{out}`.
+
+    Backward: :math:`dW_\mathrm{out} \mathrel{+}= dY^\top O`, :math:`db_\mathrm{out} \mathrel{+}= \sum dY`,
+    :math:`dO = dY\, W_\mathrm{out}`; in each head
+
+    .. math:: dA = dO\, V^\top, \quad dV = A^\top dO, \quad
+       dS = A \odot \left(dA - \mathrm{rowsum}(dA \odot A)\right), \quad
+       dQ = \frac{dS\, K}{\sqrt d}, \quad dK = \frac{dS^\top Q}{\sqrt d}
+
+    (:math:`dS` is the softmax's Jacobian applied to :math:`dA`); then with :math:`G = [dQ\; dK\; dV]` (heads joined):
+    :math:`dW_\mathrm{in} \mathrel{+}= G^\top X`, :math:`db_\mathrm{in} \mathrel{+}= \sum G`,
+    :math:`dX = G\, W_\mathrm{in}`.
     """
 
     def __init__(
@@ -89,17 +98,19 @@ class MultiHeadAttention(Layer):
 
 
 class TransformerBlock(Layer):
-    """Pre-norm transformer encoder block (ViT): attention, then a two-layer MLP, each with a residual add.
+    r"""Pre-norm transformer encoder block (ViT): attention, then a two-layer MLP, each with a residual add.
 
     PyTorch's ``nn.TransformerEncoderLayer(norm_first=True, activation="gelu")``
     with the same sublayer names: ``norm1``, ``self_attn``, ``norm2``,
     ``linear1`` (D -> hidden), ``linear2`` (hidden -> D).  The MLP acts on
     every token alone.
 
-    Forward:  ``h = x + self_attn(norm1(x))``, ``y = h + linear2(GELU(linear1(norm2(h))))``.
+    Forward:  :math:`h = x + \mathrm{self\_attn}(\mathrm{norm1}(x))`,
+    :math:`y = h + \mathrm{linear2}(\mathrm{GELU}(\mathrm{linear1}(\mathrm{norm2}(h))))`.
     Backward: a residual add passes its gradient to both terms, so
-    ``dh = dy + norm2'(linear1'(GELU'(linear2'(dy))))`` and ``dx = dh + norm1'(self_attn'(dh))``,
-    where ``f'(g)`` is sublayer f's backward pass applied to g.
+    :math:`dh = dy + \mathrm{norm2}'(\mathrm{linear1}'(\mathrm{GELU}'(\mathrm{linear2}'(dy))))` and
+    :math:`dx = dh + \mathrm{norm1}'(\mathrm{self\_attn}'(dh))`,
+    where :math:`f'(g)` is sublayer f's backward pass applied to g.
     """
 
     def __init__(

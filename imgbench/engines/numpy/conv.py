@@ -61,10 +61,11 @@ def im2col(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, in
 
 
 def col2im(dcols: np.ndarray, x_shape: tuple, k: int, stride: int, pad: int, ho: int, wo: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: sum each patch gradient back into its input position.
+    r"""Adjoint of :func:`im2col`: sum each patch gradient back into its input position.
 
-    For every kernel offset (ki, kj), one slice-addition of a whole block:
-    ``dxp[c, n, ki + s*i, kj + s*j] += dcols[(c, ki, kj), (n, i, j)]`` for all c, n, i, j at once.
+    For every kernel offset :math:`(k_i, k_j)`, one slice-addition of a whole block,
+    :math:`dx^p_{c,\,n,\,k_i + s i,\,k_j + s j} \mathrel{+}= d\mathrm{cols}_{(c, k_i, k_j),\,(n, i, j)}`
+    for all :math:`c, n, i, j` at once.
     """
     n, c, h, w = x_shape
     d = dcols.reshape(c, k, k, n, ho, wo)
@@ -77,11 +78,16 @@ def col2im(dcols: np.ndarray, x_shape: tuple, k: int, stride: int, pad: int, ho:
 
 
 class Conv2D(Layer):
-    """2-D convolution (cross-correlation, as in every framework), NCHW.
+    r"""2-D convolution (cross-correlation, as in every framework), NCHW, with stride :math:`s` and padding :math:`p`.
 
-    Forward:  ``y[n,f,i,j] = b[f] + sum_{c,u,v} W[f,c,u,v] * xp[n, c, s*i+u, s*j+v]``
-    where ``xp`` is ``x`` zero-padded by ``p``; as matrices ``Y = cols W^T + b``.
-    Backward: ``dW += dY^T cols``, ``db += sum dY``, ``dcols = dY W``, ``dx = col2im(dcols)``.
+    Forward, with :math:`x^p` the input zero-padded by :math:`p`:
+
+    .. math:: y_{n,f,i,j} = b_f + \sum_{c,u,v} W_{f,c,u,v}\, x^p_{n,\,c,\,s i+u,\,s j+v}
+
+    As matrices, with :math:`W` read as (F, C k k) and :math:`\mathrm{cols}` (C k k, N Ho Wo) from
+    :func:`im2col`: :math:`Y = W \mathrm{cols} + b`, one large matrix product.
+    Backward: :math:`dW \mathrel{+}= dY \mathrm{cols}^\top`, :math:`db \mathrel{+}= \sum dY` (over N Ho Wo),
+    :math:`d\mathrm{cols} = W^\top dY`, :math:`dx = \mathrm{col2im}(d\mathrm{cols})`.
 
     At stride 1, ``dx`` comes from :func:`._kernels.conv_input_grad_stride1`
     (the same sums, arranged as long contiguous additions).
@@ -146,15 +152,19 @@ def _window_slices(k: int, stride: int, ho: int, wo: int):
 
 
 class DepthwiseConv2D(Conv2D):
-    """Depthwise 2-D convolution: every channel filtered on its own (depth multiplier 1), NCHW.
+    r"""Depthwise 2-D convolution: every channel filtered on its own (depth multiplier 1), NCHW.
 
     Its parameters are those of a ``Conv2D(1, C, k)``: ``weight`` (C, 1, k, k),
     one single-channel filter per channel, as in PyTorch's ``Conv2d(C, C, k, groups=C)``.
-    With ``xp`` the input zero-padded by p:
+    With :math:`x^p` the input zero-padded by :math:`p`:
 
-    Forward:  ``y[n,c,i,j] = b[c] + sum_{u,v} W[c,0,u,v] * xp[n, c, s*i+u, s*j+v]``.
-    Backward: ``dW[c,0,u,v] += sum_{n,i,j} dy[n,c,i,j] xp[n, c, s*i+u, s*j+v]``, ``db[c] += sum dy[:, c]``,
-    ``dxp[n, c, s*i+u, s*j+v] += W[c,0,u,v] dy[n,c,i,j]``, then the padding is cut off.
+    Forward:
+
+    .. math:: y_{n,c,i,j} = b_c + \sum_{u,v} W_{c,0,u,v}\, x^p_{n,\,c,\,s i+u,\,s j+v}
+
+    Backward: :math:`dW_{c,0,u,v} \mathrel{+}= \sum_{n,i,j} dy_{n,c,i,j}\, x^p_{n,\,c,\,s i+u,\,s j+v}`,
+    :math:`db_c \mathrel{+}= \sum_{n,i,j} dy_{n,c,i,j}`,
+    :math:`dx^p_{n,\,c,\,s i+u,\,s j+v} \mathrel{+}= W_{c,0,u,v}\, dy_{n,c,i,j}`, then the padding is cut off.
 
     With no channel mixing there is no large matrix product to form: each pass
     loops over the k*k kernel offsets (u, v), one whole-array multiply-add on
@@ -213,11 +223,11 @@ class _Pool2D(Layer):
 
 
 class MaxPool2D(_Pool2D):
-    """Max pooling over k x k windows with stride s; padding holds -infinity, so it never wins.
+    r"""Max pooling over k x k windows with stride s; padding holds -infinity, so it never wins.
 
-    Forward:  ``y[n,c,i,j] = max_{u,v} xp[n, c, s*i+u, s*j+v]``.
+    Forward:  :math:`y_{n,c,i,j} = \max_{u,v} x^p_{n,\,c,\,s i+u,\,s j+v}`.
     Backward: the gradient goes to the first maximal element of each window
-    (the same tie rule as PyTorch): ``dx[argmax] += dy``.
+    (the same tie rule as PyTorch): :math:`dx_{\arg\max} \mathrel{+}= dy`.
 
     The maximum and the window offset ``t = u*k + v`` of its first occurrence
     come from :func:`._kernels.running_max_first_argmax`, one strided slice per offset.
@@ -244,7 +254,11 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling: ``y = mean of each k x k window``, zero padding counted; ``dx[window] += dy / k^2``."""
+    r"""Average pooling over k x k windows with stride s; zero padding is counted in the mean.
+
+    Forward:  :math:`y_{n,c,i,j} = \frac{1}{k^2} \sum_{u,v} x^p_{n,\,c,\,s i+u,\,s j+v}`.
+    Backward: every element of a window gets :math:`dx \mathrel{+}= dy / k^2`.
+    """
 
     def forward(self, x, *, training=False):
         x = pad_input(x, self.pad, self.pad_value)
@@ -266,7 +280,7 @@ class AvgPool2D(_Pool2D):
 
 
 class GlobalAvgPool2D(Layer):
-    """``y[n,c] = mean_{h,w} x[n,c,h,w]``; ``dx = dy / (H W)`` broadcast over the map."""
+    r""":math:`y_{n,c} = \frac{1}{H W} \sum_{h,w} x_{n,c,h,w}`; :math:`dx_{n,c,h,w} = dy_{n,c} / (H W)`."""
 
     def forward(self, x, *, training=False):
         self.cache = x.shape

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..base import EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
+from ..base import EngineOptions, engine_options, in_layers, pick_optimizer, reading_weights, zero_logits
 from . import dataparallel
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
@@ -39,6 +39,7 @@ class NumpyEngine:
         self, spec: dict, options: EngineOptions | None = None, *, half_batches: bool | None = None, **overrides: Any
     ):
         options = engine_options(options, overrides)
+        self.options = options  # freeze() builds a fresh optimiser from them
         self.model = NumpyModel(spec, seed=options.seed)
         self.spec = self.model.spec
         self.loss = SoftmaxCrossEntropy(options.label_smoothing)
@@ -49,6 +50,16 @@ class NumpyEngine:
 
     def set_lr(self, lr: float) -> None:
         self.optimizer.lr = float(lr)
+
+    def freeze(self, layers) -> None:
+        """Leave the named layers' parameters out of a fresh optimiser; their BatchNorm uses running statistics."""
+        from .norm import BatchNorm
+
+        for name, layer in self.model.net.named_layers():
+            if isinstance(layer, BatchNorm):
+                layer.frozen = in_layers(name, layers)
+        trainable = [(n, p, g) for n, p, g in self.model.parameters() if not in_layers(n.rpartition(".")[0], layers)]
+        self.optimizer = make_optimizer(trainable, self.options)
 
     def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step; returns the batch's mean loss and number of correct predictions."""

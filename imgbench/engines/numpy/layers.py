@@ -79,10 +79,10 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully-connected layer.
+    r"""Fully-connected layer, with the weight :math:`W` of shape (units, in) as in PyTorch.
 
-    Forward:  ``y = x W^T + b`` with ``W`` of shape (units, in) as in PyTorch.
-    Backward: ``dW += dy^T x``, ``db += sum_n dy``, ``dx = dy W``.
+    Forward:  :math:`y = x W^\top + b` for a batch :math:`x` of shape (N, in).
+    Backward: :math:`dW \mathrel{+}= dy^\top x`, :math:`db \mathrel{+}= \sum_n dy_n`, :math:`dx = dy\, W`.
     """
 
     def __init__(
@@ -114,7 +114,7 @@ class Dense(Layer):
 
 
 class Flatten(Layer):
-    """Reshape (N, C, H, W) to (N, C*H*W) in C order, as torch.flatten(x, 1)."""
+    """Reshape (N, C, H, W) to (N, C*H*W) in C order, as torch.flatten(x, 1); backward reshapes ``dy`` back."""
 
     def forward(self, x, *, training=False):
         self.cache = x.shape
@@ -125,10 +125,11 @@ class Flatten(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout.
+    r"""Inverted dropout.
 
-    Training: ``mask = (u >= rate) / (1 - rate)`` with ``u ~ U[0, 1)``, ``y = x * mask``;
-    backward: ``dx = dy * mask`` (the same mask).  Evaluation: ``y = x``.
+    Training: :math:`\mathrm{mask} = [u \ge \mathrm{rate}] / (1 - \mathrm{rate})` with :math:`u \sim U[0, 1)`
+    drawn for every element, :math:`y = x \odot \mathrm{mask}`; backward: :math:`dx = dy \odot \mathrm{mask}`
+    (the same mask).  Evaluation: :math:`y = x`.
     """
 
     def __init__(self, rate: float = 0.5, rng: np.random.Generator | None = None, name: str = ""):

@@ -8,12 +8,15 @@ from ...mathops import log_softmax
 
 
 class SoftmaxCrossEntropy:
-    """Fused softmax + cross-entropy, averaged over the batch.
+    r"""Fused softmax + cross-entropy, averaged over the batch.
 
-    With K classes and smoothing ``eps`` the target distribution is
-    ``q = (1 - eps) onehot(y) + eps / K`` (PyTorch's definition), and
-    ``L = -(1/N) sum_n sum_k q_nk log softmax(z_n)_k``.  Its gradient with
-    respect to the logits is ``dL/dz = (softmax(z) - q) / N``.
+    With :math:`K` classes and smoothing :math:`\epsilon` the target distribution is
+    :math:`q = (1 - \epsilon)\, \mathrm{onehot}(y) + \epsilon / K` (PyTorch's definition), and
+
+    .. math:: L = -\frac{1}{N} \sum_n \sum_k q_{nk} \log \mathrm{softmax}(z_n)_k
+
+    with :math:`\log \mathrm{softmax}` computed through log-sum-exp.  Its gradient with respect to the logits is
+    :math:`\partial L / \partial z = (\mathrm{softmax}(z) - q) / N`.
     """
 
     def __init__(self, label_smoothing: float = 0.0):

@@ -48,9 +48,10 @@ class Sequential(Layer):
 
 
 class Residual(Sequential):
-    """``y = main(x) + shortcut(x)``; the shortcut is the identity when it has no layers.
+    r"""Residual block: the main layers' output plus the shortcut's (the identity when it has no layers).
 
-    Backward: ``dx = main.backward(dy) + shortcut.backward(dy)``.
+    Forward:  :math:`y = \mathrm{main}(x) + \mathrm{shortcut}(x)`.
+    Backward: :math:`dx = \mathrm{main}'(dy) + \mathrm{shortcut}'(dy)`, where :math:`f'(g)` is ``f.backward(g)``.
     """
 
     def __init__(self, main: list[Layer], shortcut: list[Layer], name: str = ""):
@@ -69,10 +70,11 @@ class Residual(Sequential):
 
 
 class Concat(Layer):
-    """Parallel branches side by side on the channel axis (Inception); an empty branch passes ``x`` on.
+    r"""Parallel branches side by side on the channel axis (Inception); an empty branch passes ``x`` on.
 
-    Forward:  ``y = [branch_1(x), ..., branch_B(x)]`` joined along axis 1.
-    Backward: ``dy`` is cut back into the branches' channel blocks ``dy_b``, and ``dx = sum_b branch_b.backward(dy_b)``.
+    Forward:  :math:`y = [\mathrm{branch}_1(x), \dots, \mathrm{branch}_B(x)]` joined along axis 1.
+    Backward: :math:`dy` is cut back into the branches' channel blocks :math:`dy_b`, and
+    :math:`dx = \sum_b \mathrm{branch}_b'(dy_b)`, where :math:`f'(g)` is ``f.backward(g)``.
     """
 
     def __init__(self, branches: list[Sequential], name: str = ""):

@@ -12,17 +12,26 @@ __all__ = ["BatchNorm", "LayerNorm"]
 
 
 class BatchNorm(Layer):
-    """Batch normalisation over every axis but the channel axis 1.
+    r"""Batch normalisation over every axis but the channel axis 1.
 
-    Training, with m values per channel: ``mu = mean x``, ``var = mean (x - mu)^2``,
-    ``x_hat = (x - mu) / sqrt(var + eps)``, ``y = gamma x_hat + beta``; running
-    statistics ``r = (1 - momentum) r + momentum * stat`` use the *unbiased*
-    batch variance ``var * m / (m - 1)`` (as PyTorch).  Evaluation normalises
+    Training, with means over the :math:`m` values of each channel (every example and pixel):
+
+    .. math:: \mu = \operatorname{mean} x, \quad \sigma^2 = \operatorname{mean} (x - \mu)^2, \quad
+       \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad y = \gamma \hat x + \beta
+
+    The running statistics, :math:`r \leftarrow (1 - \mathrm{momentum})\, r + \mathrm{momentum} \cdot \mathrm{stat}`,
+    use the *unbiased* batch variance :math:`\sigma^2 m / (m - 1)` (as PyTorch).  Evaluation normalises
     with the running statistics.
 
-    Backward (training): ``dgamma += sum dy x_hat``, ``dbeta += sum dy``,
-    ``dx = gamma / sqrt(var + eps) * (dy - mean dy - x_hat * mean(dy x_hat))``.
+    Backward (training): :math:`d\gamma \mathrel{+}= \sum dy\, \hat x`, :math:`d\beta \mathrel{+}= \sum dy`,
+
+    .. math:: dx = \frac{\gamma}{\sqrt{\sigma^2 + \epsilon}}
+       \left(dy - \operatorname{mean} dy - \hat x \operatorname{mean}(dy\, \hat x)\right)
     """
+
+    # Set by NumpyEngine.freeze: a frozen layer normalises with its running statistics even while the
+    # model trains, so they stay as they were (PyTorch's eval(), Keras's trainable=False).
+    frozen = False
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, name: str = ""):
         super().__init__(name)
@@ -45,7 +54,7 @@ class BatchNorm(Layer):
     def forward(self, x, *, training=False):
         axes, shp = self._axes(x), self._bshape(x)
         gamma, beta = self.params["weight"].reshape(shp), self.params["bias"].reshape(shp)
-        if training:
+        if training and not self.frozen:
             m = x.size // x.shape[1]
             mu = x.mean(axis=axes)
             xc = x - mu.reshape(shp)
@@ -79,21 +88,27 @@ class BatchNorm(Layer):
 
 
 class LayerNorm(Layer):
-    """Layer normalisation over the feature axis, separately for every example, token and pixel.
+    r"""Layer normalisation over the feature axis, separately for every example, token and pixel.
 
     The feature axis is the last one of (N, F) and of tokens (N, T, D): each
     example's F features, each token's D features, are normalised.  Of an
     (N, C, H, W) input it is axis 1: the C channels at each pixel (ConvNeXt's
     channels-first LayerNorm, Keras's ``LayerNormalization(axis=-1)`` on NHWC;
     note that PyTorch's ``nn.LayerNorm([C, H, W])`` would normalise over all
-    three axes).  With means over that axis of D values, and ``weight``,
-    ``bias`` one per feature or channel:
+    three axes).  With means over that axis of D values, and :math:`w` (``weight``),
+    :math:`b` (``bias``) one per feature or channel:
 
-    Forward:  ``mu = mean x``, ``var = mean (x - mu)^2``, ``x_hat = (x - mu) / sqrt(var + eps)``,
-    ``y = weight x_hat + bias``.  No running statistics: training and inference agree.
+    Forward:
 
-    Backward: ``dweight += sum dy x_hat``, ``dbias += sum dy`` (sums over examples, tokens and pixels);
-    with ``g = dy weight``: ``dx = (g - mean g - x_hat mean(g x_hat)) / sqrt(var + eps)``.
+    .. math:: \mu = \operatorname{mean} x, \quad \sigma^2 = \operatorname{mean} (x - \mu)^2, \quad
+       \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad y = w \hat x + b
+
+    No running statistics: training and inference agree.
+
+    Backward: :math:`dw \mathrel{+}= \sum dy\, \hat x`, :math:`db \mathrel{+}= \sum dy` (sums over examples, tokens
+    and pixels); with :math:`g = dy\, w`:
+
+    .. math:: dx = \frac{g - \operatorname{mean} g - \hat x \operatorname{mean}(g\, \hat x)}{\sqrt{\sigma^2 + \epsilon}}
     """
 
     def __init__(self, num_features: int, *, eps: float = 1e-5, name: str = ""):

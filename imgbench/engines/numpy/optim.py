@@ -1,13 +1,9 @@
-"""Optimisers over (parameter, gradient) pairs, updating parameters in place.
+r"""Optimisers over (parameter, gradient) pairs, updating parameters in place.
 
 Update rules follow PyTorch's ``torch.optim`` exactly, so the two engines
-take identical steps from identical gradients:
-
-- SGD: ``g = grad + wd p``; with momentum ``b = mu b + g`` (``b = g`` on the
-  first step); Nesterov uses ``g + mu b``, otherwise ``b``; ``p -= lr * that``.
-- Adam (L2 weight decay added to the gradient) and AdamW (decoupled:
-  ``p *= 1 - lr wd`` first): ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-  ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+take identical steps from identical gradients.  Each class states its rule for
+a parameter :math:`p` with accumulated gradient :math:`\nabla_p L`, learning rate
+:math:`\eta` (``lr``) and weight decay :math:`\lambda` (``weight_decay``).
 
 The learning rate ``lr`` is an attribute a schedule may change between steps.
 """
@@ -55,7 +51,12 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay."""
+    r"""Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay.
+
+    With :math:`g = \nabla_p L + \lambda p`, momentum :math:`\mu` and its buffer :math:`b \leftarrow \mu b + g`
+    (:math:`b = g` on the first step), the step is :math:`p \leftarrow p - \eta\, u` with :math:`u = g + \mu b`
+    (Nesterov), :math:`u = b` (momentum) or :math:`u = g` (neither).
+    """
 
     def __init__(
         self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
@@ -81,7 +82,13 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba) with L2 weight decay added to the gradient."""
+    r"""Adam (Kingma and Ba) with L2 weight decay added to the gradient.
+
+    With :math:`g = \nabla_p L + \lambda p`, step number :math:`t` and ``betas`` :math:`(\beta_1, \beta_2)`:
+
+    .. math:: m \leftarrow \beta_1 m + (1 - \beta_1)\, g, \quad v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2, \quad
+       p \leftarrow p - \frac{\eta}{1 - \beta_1^t} \cdot \frac{m}{\sqrt{v} / \sqrt{1 - \beta_2^t} + \epsilon}
+    """
 
     decoupled = False
 
@@ -109,7 +116,10 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter)."""
+    r"""Adam with decoupled weight decay (Loshchilov and Hutter).
+
+    First :math:`p \leftarrow (1 - \eta \lambda)\, p`, then :class:`Adam`'s update with :math:`g = \nabla_p L`.
+    """
 
     decoupled = True
 

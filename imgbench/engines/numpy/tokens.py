@@ -23,16 +23,17 @@ def _token_init(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 
 class PatchEmbed(Conv2D):
-    """Non-overlapping p x p patches of (N, C, H, W) images, each projected to D features: (N, T, D).
+    r"""Non-overlapping p x p patches of (N, C, H, W) images, each projected to D features: (N, T, D).
 
     It is a :class:`~.conv.Conv2D` with kernel = stride = p (as PyTorch's
     ViT), so ``weight`` is (D, C, p, p).  Because the patches do not overlap,
-    the patch matrix is a reshape of the image, no im2col: with ``P[n, t]``
-    the patch under token ``t = i * (W/p) + j``, flattened in (c, u, v) order,
-    and ``W`` read as a (D, C p p) matrix:
+    the patch matrix is a reshape of the image, no im2col: with :math:`P_{n,t}`
+    the patch under token :math:`t = i\, (W/p) + j`, flattened in (c, u, v) order,
+    and the weight :math:`W` read as a (D, C p p) matrix:
 
-    Forward:  ``Y = P W^T + b``.
-    Backward: ``dW += dY^T P``, ``db += sum dY``, ``dP = dY W``, put back in place in the image.
+    Forward:  :math:`Y = P W^\top + b`.
+    Backward: :math:`dW \mathrel{+}= dY^\top P`, :math:`db \mathrel{+}= \sum dY`, :math:`dP = dY\, W`,
+    put back in place in the image.
     """
 
     def __init__(self, in_channels: int, dim: int, patch_size: int, **options: Any):
@@ -67,10 +68,10 @@ class PatchEmbed(Conv2D):
 
 
 class ClassToken(Layer):
-    """A learned ``token`` (D,) put before the T tokens of every example: (N, T, D) -> (N, T + 1, D).
+    r"""A learned ``token`` (D,) put before the T tokens of every example: (N, T, D) -> (N, T + 1, D).
 
-    Forward:  ``y[:, 0] = token``, ``y[:, 1:] = x``.
-    Backward: ``dtoken += sum_n dy[n, 0]``, ``dx = dy[:, 1:]``.
+    Forward:  :math:`y_{n,0} = \mathrm{token}`, :math:`y_{n,t} = x_{n,t-1}` for :math:`t = 1, \dots, T`.
+    Backward: :math:`d\mathrm{token} \mathrel{+}= \sum_n dy_{n,0}`, :math:`dx_{n,t} = dy_{n,t+1}`.
     """
 
     def __init__(self, dim: int, *, rng: np.random.Generator | None = None, name: str = ""):
@@ -88,10 +89,10 @@ class ClassToken(Layer):
 
 
 class PositionEmbedding(Layer):
-    """A learned vector per position, added to every example's tokens.
+    r"""A learned vector per position, added to every example's tokens.
 
-    Forward:  ``y[n, t] = x[n, t] + embedding[t]``.
-    Backward: ``dembedding += sum_n dy[n]``, ``dx = dy``.
+    Forward:  :math:`y_{n,t} = x_{n,t} + \mathrm{embedding}_t`.
+    Backward: :math:`d\mathrm{embedding}_t \mathrel{+}= \sum_n dy_{n,t}`, :math:`dx = dy`.
     """
 
     def __init__(self, tokens: int, dim: int, *, rng: np.random.Generator | None = None, name: str = ""):
@@ -107,10 +108,10 @@ class PositionEmbedding(Layer):
 
 
 class TokenPool(Layer):
-    """(N, T, D) -> (N, D): the class token (mode ``class``: the first token) or the mean of the T tokens.
+    r"""(N, T, D) -> (N, D): the class token (mode ``class``: the first token) or the mean of the T tokens.
 
-    Forward:  ``y = x[:, 0]`` or ``y = mean_t x[:, t]``.
-    Backward: ``dx[:, 0] = dy`` and zero elsewhere, or ``dx[:, t] = dy / T`` for every t.
+    Forward:  :math:`y_n = x_{n,0}` or :math:`y_n = \frac{1}{T} \sum_t x_{n,t}`.
+    Backward: :math:`dx_{n,0} = dy_n` and zero elsewhere, or :math:`dx_{n,t} = dy_n / T` for every :math:`t`.
     """
 
     def __init__(self, mode: str = "mean", name: str = ""):

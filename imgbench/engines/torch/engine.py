@@ -11,7 +11,16 @@ from torch import nn
 
 from ...errors import ImgbenchError
 from ...specs import is_convolutional
-from ..base import DEVICES, PRECISIONS, EngineOptions, engine_options, pick_optimizer, reading_weights, zero_logits
+from ..base import (
+    DEVICES,
+    PRECISIONS,
+    EngineOptions,
+    engine_options,
+    in_layers,
+    pick_optimizer,
+    reading_weights,
+    zero_logits,
+)
 from .model import build_torch_model, load_numpy_state, numpy_state
 
 
@@ -94,7 +103,9 @@ class TorchEngine:
         self.amp_dtype = AMP_DTYPES[precision]
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+        self.options = options  # freeze() builds a fresh optimiser from them
         self.optimizer = make_optimizer(self.model.parameters(), options)
+        self.frozen_norms: list[nn.Module] = []  # BatchNorm modules kept in eval() while the model trains
 
     def _to_device(self, X: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, non_blocking=True)
@@ -107,9 +118,23 @@ class TorchEngine:
         for group in self.optimizer.param_groups:
             group["lr"] = float(lr)
 
+    def freeze(self, layers) -> None:
+        """``requires_grad`` off for the named layers' parameters, which a fresh optimiser leaves out;
+        their BatchNorm modules stay in ``eval()`` mode while the model trains."""
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(not in_layers(name.rpartition(".")[0], layers))
+        self.frozen_norms = [
+            m
+            for n, m in self.model.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and in_layers(n, layers)
+        ]
+        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad], self.options)
+
     def fit_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step; returns the batch's mean loss and number of correct predictions."""
         self.model.train()
+        for module in self.frozen_norms:
+            module.eval()
         xt, yt = self._to_device(X), torch.from_numpy(y).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
