@@ -22,6 +22,8 @@ def cmd_compare(args) -> int:
         for name, p in PRESETS.items():
             print(f"{name:<18} {p['description']}")
         return 0
+    if args.no_report and args.format != COMMAND_OPTIONS["report_format"].default:
+        raise ImgbenchError("--format chooses the report's formats, but --no-report writes no report; give one of them")
     study = with_overrides(
         chosen_study(args.study, args.preset), **picked(args, "seeds", "epochs", "max_steps", "engines")
     )

@@ -338,10 +338,12 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
         )
 
 
-def open_run(run_dir: str | Path, weights: str = "best"):
+def open_run(run_dir: str | Path, weights: str = "best", threads: int | None = None):
     """``(settings, engine, preprocess)`` of a finished or interrupted run, weights loaded.
 
-    The engine is rebuilt from the spec recorded in config.yaml, so no dataset is needed.
+    The engine is rebuilt from the spec recorded in config.yaml, so no dataset is needed.  ``threads`` replaces
+    the run's torch thread count (a server predicting one image at a time wants 1: a pool sized for batches
+    only fights the server for the cores); other engines have no such setting and ignore it.
     """
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
@@ -349,6 +351,8 @@ def open_run(run_dir: str | Path, weights: str = "best"):
     config = read_yaml(run / "config.yaml", "run config")
     with located(str(run / "config.yaml")):  # an edited config.yaml: its errors name the file
         settings = RunSettings.from_dict(config)
+    if threads is not None and settings.engine == "torch":
+        settings.threads = threads
     if "spec" not in config:
         raise ImgbenchError(f"{run / 'config.yaml'}: no model spec recorded")
     engine = _engine(settings, resolve(config["spec"]))

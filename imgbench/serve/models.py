@@ -118,7 +118,8 @@ class ModelCache:
             run = self._cached(name)
             if run is not None:
                 return run
-            _, engine, preprocess = open_run(path, WEIGHTS)
+            # One thread per model: requests are single images, and the server's own threads share the cores.
+            _, engine, preprocess = open_run(path, WEIGHTS, threads=1)
             run = ServedRun(name, path, engine, preprocess, _stamp(path, engine.name))
             _warm(run)
             with self._lock:

@@ -59,6 +59,8 @@ FLAGS = [
     ("resume-with-config", ["train", "--resume", "runs/r", "--config", "c.yaml"], ["--resume", "--config"]),
     ("unknown-flag", ["train", "--epoks", "3"], ["unrecognized arguments: --epoks 3"]),
     ("abbreviated-flag", ["train", "--epoch", "3"], ["unrecognized arguments: --epoch 3"]),
+    ("format-without-report", ["compare", "--preset", "quick", "--no-report", "--format", "pdf"], ["--no-report"]),
+    ("format-misspelt", ["report", "--study", "s", "--format", "html,pfd"], ["--format", "did you mean 'pdf'"]),
     ("select-unknown", ["train", "--select", "best"], ["--select", "'best'", "best-val-acc, best-val-loss, last"]),
     (
         "select-best-without-validation",
