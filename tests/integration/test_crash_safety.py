@@ -240,7 +240,7 @@ def fill(path) -> None:
     assert os.statvfs(path).f_bavail == 0
 
 
-@pytest.mark.parametrize("engine", ["numpy", "torch"])  # Keras: h5py crashes the process on a full disk
+@pytest.mark.parametrize("engine", ["numpy", "torch", "keras"])
 def test_disk_filling_up_mid_run_real_tmpfs_one_error_line_then_resume_bit_identical(
     tmp_path, monkeypatch, capsys, fast_run, engine
 ):

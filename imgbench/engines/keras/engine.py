@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -143,18 +144,22 @@ class KerasEngine:
                 gen.state.assign(np.array([base + i, 0], dtype=gen.state.dtype))
 
     def save(self, path) -> None:
-        """Weights in Keras's own ``.weights.h5`` format, written atomically."""
+        """Weights in Keras's own ``.weights.h5`` format, written atomically.
+
+        h5py, under Keras's ``save_weights``, kills the whole process when the disk fills during a write (a
+        segmentation fault, seen on a full tmpfs).  So Keras writes into a staging folder in memory where there is
+        room (``/dev/shm``), and imgbench copies the bytes to ``path`` with its own atomic writer, whose full or
+        read-only disk is an ordinary ``OSError``: one error line, and the last committed epoch stays.
+        """
+        from ...fileio import atomic_write_bytes
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=path.parent)
-        os.close(fd)
-        try:
-            self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with tempfile.TemporaryDirectory(prefix="imgbench-keras-", dir=_staging_folder(self.param_count())) as tmp:
+            staged = Path(tmp) / "weights.weights.h5"
+            self.model.save_weights(staged, overwrite=True)
+            data = staged.read_bytes()
+        atomic_write_bytes(path, data)
 
     def load(self, path) -> None:
         """Load ``.weights.h5`` written by :meth:`save`."""
@@ -192,3 +197,14 @@ if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
 
     def _conforms(engine: KerasEngine) -> Engine:
         return engine
+
+
+def _staging_folder(params: int) -> str | None:
+    """``/dev/shm`` when it exists, is writable and has ample room for a weights file of ``params`` float32
+    values; else None (the system's temporary folder)."""
+    shm = "/dev/shm"
+    try:
+        room = os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 64e6 + 8 * params
+    except OSError:
+        room = False
+    return shm if room else None
