@@ -308,3 +308,13 @@ def test_resume_refuses_flags_it_would_ignore(workdir, capsys):
     code, err = _run(["train", "--resume", run, "--epochs", "5", "--no-augment"], capsys)
     _assert_one_error(code, err, ["--epochs, --augment would be ignored", f"--config {run / 'config.yaml'}"])
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def test_a_spec_name_with_spaces_gives_a_folder_safe_run_name(tmp_path):
+    spec = build_spec("mlp-small", (1, 8, 8), 10)
+    spec["name"] = "my little net"  # free text: it names the model in reports, not a folder
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    argv = ["train", "--dataset", "digits", "--model", str(path), "--max-steps", "2", "--runs-dir", str(tmp_path)]
+    assert main([*argv, "--quiet"]) == 0
+    assert (tmp_path / "digits-my-little-net-numpy" / "metrics.json").exists()
