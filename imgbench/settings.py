@@ -161,7 +161,7 @@ class RunSettings:
         "see the test split)",
         RUN,
     )
-    # Transfer learning (README "Transfer learning"; the phases in training/phases.py).  Run settings, not
+    # Transfer learning (docs/guide/train.md "Transfer learning"; the phases in training/phases.py).  Run settings, not
     # TrainConfig fields: a study compares its runs' train: sections, which these leave as they were.
     init_from: str | None = setting(
         None,

@@ -73,7 +73,7 @@ def _add_report_format(p) -> None:
 def register(sub) -> None:
     """``compare`` and ``report``."""
     p = add_command(sub, "compare", cmd_compare)
-    p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see the README)")
+    p.add_argument("study", nargs="?", metavar="STUDY_YAML", help="a study file (see docs/how-to/study-files.md)")
     p.add_argument("--preset", help="a preset study (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     add_setting(p, "root", definitions(RunSettings)["root"])

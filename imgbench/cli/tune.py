@@ -34,7 +34,7 @@ def cmd_tune(args) -> int:
 def register(sub) -> None:
     """``tune``."""
     p = add_command(sub, "tune", cmd_tune)
-    p.add_argument("space", nargs="?", metavar="SPACE_YAML", help="a search-space file (see the README)")
+    p.add_argument("space", nargs="?", metavar="SPACE_YAML", help="a search-space file (see docs/how-to/tune.md)")
     for name in ("trials", "timeout", "workers", "final_seeds", "storage"):
         add_setting(p, name, COMMAND_OPTIONS[name], own_default=True)
     add_setting(p, "root", definitions(RunSettings)["root"])
