@@ -79,6 +79,15 @@ class Engine(Protocol):
         """
         ...
 
+    def attention_maps(self, X: Array) -> dict[str, Array]:
+        """The attention probabilities of every multi-head self-attention for ``X``, in evaluation mode.
+
+        Keys are the attentions' weight prefixes (``mha1``, ``block2.self_attn``) in the order the forward
+        pass meets them; values are float32 ``(N, heads, T, T)``, row ``i`` of a head the weights its query
+        token ``i`` gives every key token (each row sums to 1).  A model without attention gives ``{}``.
+        """
+        ...
+
     def param_count(self) -> int:
         """Trainable parameters (equal for the same spec in every engine)."""
         ...

@@ -4,7 +4,9 @@ Every engine's ``state_dict()`` has the same names and layouts (conv kernels ``(
 dense kernels ``(out, in)``), so one builder serves them all.  The graph takes NCHW float32 images,
 already normalised, with a free batch dimension, and gives ``(N, num_classes)`` logits: the
 :meth:`~imgbench.engines.base.Engine.predict_logits` contract.  BatchNorm is exported as ONNX's
-inference-mode ``BatchNormalization`` with the running statistics; dropout is the identity.
+inference-mode ``BatchNormalization`` with the running statistics; dropout is the identity.  Token
+layers take and give ``(N, T, D)``; attention is ``MatMul`` and ``Softmax`` per head, as the NumPy engine
+computes it.
 
 One builder per layer type, in :data:`BUILDERS` keyed like the engines' tables: a builder takes the
 graph under construction, the layer and the name of its input, and returns the name of its output.
@@ -151,6 +153,76 @@ def _gelu(g: Graph, layer: dict[str, Any], x: str) -> str:
     return g.op("Mul", [half_x, one_plus], layer["name"])
 
 
+# --- tokens (N, T, D): the maths of imgbench.engines.numpy.tokens and .attention ---------------------
+
+
+def _linear(g: Graph, x: str, weight: str, bias: str) -> str:
+    """``x W^T + b`` on the last axis of tokens, with the weight stored (out, in)."""
+    # MatMul broadcasts over (N, T); Gemm would take 2-d inputs only
+    return g.op("Add", [g.op("MatMul", [x, g.op("Transpose", [weight], weight)], weight), bias], weight)
+
+
+def _sublayer(g: Graph, prefix: str) -> list[str]:
+    return [g.weight(f"{prefix}.weight"), g.weight(f"{prefix}.bias")]
+
+
+def _patchembed(g: Graph, layer: dict[str, Any], x: str) -> str:
+    # a convolution with kernel = stride = p gives (N, D, H/p, W/p); its grid read row by row is the token order
+    p, (_, dim) = int(layer["patch_size"]), layer["output_shape"]
+    inputs = _params(g, layer, "weight", *(["bias"] if layer["bias"] else []))
+    maps = g.op("Conv", [x, *inputs], layer["name"], kernel_shape=[p, p], strides=[p, p])
+    rows = g.op("Reshape", [maps, g.constant("shape", np.array([0, dim, -1], np.int64))], layer["name"])
+    return g.op("Transpose", [rows], layer["name"], perm=[0, 2, 1])
+
+
+def _classtoken(g: Graph, layer: dict[str, Any], x: str) -> str:
+    name, dim = layer["name"], int(layer["output_shape"][1])
+    token = g.op("Reshape", [g.weight(f"{name}.token"), g.constant("shape", np.array([1, 1, dim], np.int64))], name)
+    batch = g.op("Shape", [x], name, start=0, end=1)
+    ones = g.constant("ones", np.array([1, 1], np.int64))
+    first = g.op("Expand", [token, g.op("Concat", [batch, ones], name, axis=0)], name)  # (N, 1, D)
+    return g.op("Concat", [first, x], name, axis=1)
+
+
+def _posembed(g: Graph, layer: dict[str, Any], x: str) -> str:
+    return g.op("Add", [x, *_params(g, layer, "embedding")], layer["name"])  # (T, D) broadcast over the batch
+
+
+def _mha(g: Graph, layer: dict[str, Any], x: str) -> str:
+    name, (tokens, dim), heads = layer["name"], layer["output_shape"], int(layer["heads"])
+    width = dim // heads
+    qkv = _linear(g, x, *_params(g, layer, "in_proj_weight", "in_proj_bias"))  # (N, T, 3D)
+    split = g.constant("shape", np.array([-1, tokens, 3, heads, width], np.int64))
+    stacked = g.op("Transpose", [g.op("Reshape", [qkv, split], name)], name, perm=[2, 0, 3, 1, 4])  # (3, N, H, T, d)
+    q, k, v = (g.op("Gather", [stacked, g.constant("index", np.array(i, np.int64))], name, axis=0) for i in range(3))
+    scores = g.op("MatMul", [q, g.op("Transpose", [k], name, perm=[0, 1, 3, 2])], name)
+    scaled = g.op("Mul", [scores, g.constant("scale", np.float32(1.0 / np.sqrt(width)))], name)
+    weights = g.op("Softmax", [scaled], name, axis=-1)  # (N, H, T, T): over the keys
+    heads_out = g.op("Transpose", [g.op("MatMul", [weights, v], name)], name, perm=[0, 2, 1, 3])  # (N, T, H, d)
+    joined = g.op("Reshape", [heads_out, g.constant("shape", np.array([-1, tokens, dim], np.int64))], name)
+    return _linear(g, joined, *_sublayer(g, f"{name}.out_proj"))
+
+
+def _transformer(g: Graph, layer: dict[str, Any], x: str) -> str:
+    # pre-norm: h = x + self_attn(norm1(x)), y = h + linear2(gelu(linear1(norm2(h)))), PyTorch's sublayer names
+    name, shape = layer["name"], layer["output_shape"]
+
+    def sub(part: str, **keys: Any) -> dict[str, Any]:
+        return {"name": f"{name}.{part}", "output_shape": shape, **keys}
+
+    attended = _mha(g, sub("self_attn", heads=layer["heads"]), _layernorm(g, sub("norm1", eps=layer["eps"]), x))
+    h = g.op("Add", [x, attended], name)
+    z = _layernorm(g, sub("norm2", eps=layer["eps"]), h)
+    hidden = _gelu(g, sub("activation"), _linear(g, z, *_sublayer(g, f"{name}.linear1")))
+    return g.op("Add", [h, _linear(g, hidden, *_sublayer(g, f"{name}.linear2"))], name)
+
+
+def _tokenpool(g: Graph, layer: dict[str, Any], x: str) -> str:
+    if layer["mode"] == "class":  # the first token
+        return g.op("Gather", [x, g.constant("index", np.array(0, np.int64))], layer["name"], axis=1)
+    return g.op("ReduceMean", [x], layer["name"], axes=[1], keepdims=0)  # axes an attribute until opset 18
+
+
 def _layers(g: Graph, layers: list[dict[str, Any]], x: str) -> str:
     for layer in layers:
         x = builder(layer["type"])(g, layer, x)
@@ -188,6 +260,12 @@ BUILDERS: dict[str, Builder] = {
     "gelu": _gelu,
     "residual": _residual,
     "concat": _concat,
+    "patchembed": _patchembed,
+    "classtoken": _classtoken,
+    "posembed": _posembed,
+    "mha": _mha,
+    "transformer": _transformer,
+    "tokenpool": _tokenpool,
 }
 
 

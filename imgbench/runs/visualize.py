@@ -1,7 +1,7 @@
 """Figures of a trained run, for any engine: what `visualize`, `walkthrough`, `gallery` and `embedding` write.
 
 Everything goes through the common engine adapter (``activations``,
-``input_gradient``, ``state_dict``, ``predict_logits``), so NumPy, PyTorch and
+``input_gradient``, ``attention_maps``, ``state_dict``, ``predict_logits``), so NumPy, PyTorch and
 Keras runs are shown the same way, feature maps in NCHW.
 """
 
@@ -15,7 +15,7 @@ from ..data import Normalizer, load_dataset
 from ..data.images import image_to_input
 from ..errors import ImgbenchError
 from ..evaluation import softmax
-from ..specs import LAYERS, types_with
+from ..specs import LAYERS, types_with, walk
 from .runner import open_run, split_images
 
 MAP_LAYERS = types_with("has_feature_maps")  # the layer types whose outputs are drawn as feature maps
@@ -35,8 +35,9 @@ def _pick(X: np.ndarray, index: int, split: str) -> np.ndarray:
 def visualize_run(
     run_dir, out=None, *, image=None, index: int | None = None, split: str = "test", weights: str = "best"
 ) -> list[Path]:
-    """Filters of the first conv layer, feature maps of every conv/pool layer, class probabilities and
-    saliency for one image (a file, preprocessed as ``predict`` does, or ``index`` of a split).
+    """Filters of the first conv layer, feature maps of every conv/pool layer, class probabilities,
+    saliency and, for a transformer, attention rollout for one image (a file, preprocessed as ``predict``
+    does, or ``index`` of a split).
 
     The figures go to ``out``, by default ``RUN_DIR/plots/visualize``."""
     from ..viz.inside import plot_feature_maps, plot_filters, plot_probabilities, plot_saliency
@@ -84,7 +85,28 @@ def visualize_run(
     if grad is not None:
         written.append(out / "saliency.png")
         plot_saliency(raw, grad, written[-1], f"{label}: saliency of class '{names[top]}' on {source}")
+    maps = engine.attention_maps(x)
+    if maps:  # a transformer: where its attention, followed through every layer, takes the classifier
+        from ..viz.attention import attention_rollout, plot_attention_rollout, token_relevance
+
+        patches, pooling = token_layout(engine.spec)
+        tokens = next(iter(maps.values())).shape[-1]
+        relevance = token_relevance(attention_rollout(list(maps.values())), tokens - patches, pooling)[0]
+        written.append(out / "attention_rollout.png")
+        how = "the class token's" if pooling == "class" else "the mean token's"
+        plot_attention_rollout(
+            raw, relevance, written[-1], f"{label}: attention rollout over {len(maps)} layers, {how} row, on {source}"
+        )
     return written
+
+
+def token_layout(spec: dict) -> tuple[int, str]:
+    """``(patch tokens, pooling)`` of a transformer: the token count of its first token layer (the patch
+    embedding, before any class token is added) and how its tokens reach the classifier (``class``, ``mean``)."""
+    layers = list(walk(spec["layers"]))
+    patches = next(int(l["output_shape"][0]) for l in layers if len(l["output_shape"]) == 2)
+    pooling = next((l["mode"] for l in layers if l["type"] == "tokenpool"), "mean")
+    return patches, pooling
 
 
 def resolve_kernel(kernel: str) -> tuple[np.ndarray, str]:

@@ -96,26 +96,44 @@ def saliency_map(gradient: np.ndarray) -> np.ndarray:
     return sal / (sal.max() or 1.0)
 
 
-def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, title: str = "") -> Figure:
-    """The image, |d logit / d pixel| (max over channels), and the two overlaid."""
+def plot_overlay(
+    image: np.ndarray,
+    heat: np.ndarray,
+    path: str | Path,
+    *,
+    heat_title: str,
+    title: str,
+    cmap: str = "hot",
+    interpolation: str | None = None,
+) -> Figure:
+    """Three panels: the image (C, H, W), a heat map (H, W) in [0, 1] beside it, and the two overlaid.
+
+    ``interpolation`` is matplotlib's (``nearest`` draws each value as a flat square; None its default).
+    """
     plt = pyplot()
-    sal = saliency_map(gradient)
-    shown, cmap = to_display(image)
+    shown, image_cmap = to_display(image)
     fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
-    axes[0].imshow(shown, cmap=cmap, vmin=0, vmax=255)
+    axes[0].imshow(shown, cmap=image_cmap, vmin=0, vmax=255, interpolation=interpolation)
     axes[0].set_title("input")
-    im = axes[1].imshow(sal, cmap="hot", vmin=0, vmax=1)
-    axes[1].set_title("saliency |d logit / d pixel|")
+    im = axes[1].imshow(heat, cmap=cmap, vmin=0, vmax=1, interpolation=interpolation)
+    axes[1].set_title(heat_title, fontsize=10)
     fig.colorbar(im, ax=axes[1], fraction=0.046)
-    axes[2].imshow(shown, cmap=cmap, vmin=0, vmax=255)
-    axes[2].imshow(sal, cmap="hot", alpha=0.55, vmin=0, vmax=1)
+    axes[2].imshow(shown, cmap=image_cmap, vmin=0, vmax=255, interpolation=interpolation)
+    axes[2].imshow(heat, cmap=cmap, alpha=0.55, vmin=0, vmax=1, interpolation=interpolation)
     axes[2].set_title("overlay")
     for ax in axes:
         ax.axis("off")
-    fig.suptitle(title or "saliency")
+    fig.suptitle(title)
     save_figure(fig, path)
     plt.close(fig)
     return fig
+
+
+def plot_saliency(image: np.ndarray, gradient: np.ndarray, path: str | Path, title: str = "") -> Figure:
+    """The image, |d logit / d pixel| (max over channels), and the two overlaid."""
+    return plot_overlay(
+        image, saliency_map(gradient), path, heat_title="saliency |d logit / d pixel|", title=title or "saliency"
+    )
 
 
 def plot_embedding(points: np.ndarray, y: np.ndarray, class_names, path: str | Path, title: str = "") -> Figure:

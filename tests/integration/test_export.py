@@ -62,7 +62,9 @@ def recomputed_diff(run, path) -> float:
     return float(np.abs(runtime(path, X) - engine.predict_logits(X)).max())
 
 
-@pytest.mark.parametrize(("engine", "model"), [("numpy", "cnn-tiny"), ("torch", "cnn-tiny"), ("numpy", "mlp-small")])
+@pytest.mark.parametrize(
+    ("engine", "model"), [("numpy", "cnn-tiny"), ("torch", "cnn-tiny"), ("numpy", "mlp-small"), ("numpy", "vit-tiny")]
+)
 def test_onnx_export_matches_the_engine(trained, engine, model):
     run = trained(engine, model)
     entry = export_run(run, "onnx")
@@ -118,8 +120,11 @@ def test_a_failing_check_is_an_error_and_leaves_no_file(trained, monkeypatch, tm
     assert list(target.parent.iterdir()) == []
 
 
-def test_a_layer_type_without_a_builder_is_one_clear_error(trained, tmp_path):
+def test_a_layer_type_without_a_builder_is_one_clear_error(trained, tmp_path, monkeypatch):
+    from imgbench.export import onnx_graph
+
     run = trained("numpy", "vit-tiny")
+    monkeypatch.delitem(onnx_graph.BUILDERS, "patchembed")  # every registered type has a builder now
     with pytest.raises(ImgbenchError, match="layer type 'patchembed' cannot be exported to ONNX"):
         export_run(run, "onnx", out=tmp_path / "vit.onnx")
     assert not (tmp_path / "vit.onnx").exists()
@@ -155,6 +160,49 @@ def test_every_engine_exports_to_every_format(trained, engine, fmt):
             run, fmt, out=run / "all" / f"q-{quantize}{'.onnx' if fmt == 'onnx' else '.tflite'}", quantize=quantize
         )["check"]
         assert check["top1_agreement"] >= 0.9
+
+
+def test_token_layers_export_in_both_pooling_modes(tmp_path):
+    """Every token layer (standalone mha too) and mean pooling, through the graph builder, on random weights."""
+    import onnxruntime as ort
+
+    from imgbench.engines import create_engine
+    from imgbench.export.onnx_graph import build_model
+    from imgbench.specs.spec import resolve
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 3, 8, 8)).astype(np.float32)
+    for mode in ("class", "mean"):
+        layers = [
+            {"type": "patchembed", "patch_size": 2, "dim": 16},
+            {"type": "classtoken"},
+            {"type": "posembed"},
+            {"type": "mha", "heads": 2},
+            {"type": "transformer", "heads": 4, "mlp_ratio": 2},
+            {"type": "layernorm"},
+            {"type": "gelu"},
+            {"type": "tokenpool", "mode": mode},
+            {"type": "dense", "units": "num_classes"},
+        ]
+        spec = resolve({"name": f"vit-{mode}", "input_shape": [3, 8, 8], "num_classes": 10, "layers": layers})
+        engine = create_engine("numpy", spec)
+        # away from the initial values (zero biases, near-zero tokens) so that every term counts
+        engine.load_state_dict(
+            {k: v + rng.normal(0, 0.1, v.shape).astype(np.float32) for k, v in engine.state_dict().items()}
+        )
+        session = ort.InferenceSession(
+            build_model(spec, engine.state_dict()).SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        exported, reference = session.run(None, {"input": X})[0], engine.predict_logits(X)
+        assert np.abs(exported - reference).max() <= 1e-5 * np.abs(reference).max()
+
+
+@pytest.mark.slow
+def test_keras_vit_exports_to_onnx(trained):
+    run = trained("keras", "vit-tiny")
+    entry = export_run(run, "onnx")
+    assert_parity(entry)
+    assert entry["path"].startswith("imgbench.export.onnx_graph")
 
 
 @pytest.mark.slow

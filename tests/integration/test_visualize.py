@@ -181,3 +181,37 @@ def test_visual_commands_reject_bad_input(cnn_run, tmp_path):
         "--stride must be an integer >= 1, got 0",
     )
     assert_clean_error(run_cli("gallery", tmp_path, "--out", tmp_path), "not a run directory")
+
+
+TINY_TRANSFORMER = """\
+layers:
+  - {type: patchembed, patch_size: 2, dim: 16}
+  - {type: classtoken}
+  - {type: posembed}
+  - {type: transformer, heads: 2, mlp_ratio: 2}
+  - {type: transformer, heads: 2, mlp_ratio: 2}
+  - {type: layernorm}
+  - {type: tokenpool, mode: class}
+  - {type: dense, units: num_classes}
+"""
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["numpy", pytest.param("torch", marks=pytest.mark.slow), pytest.param("keras", marks=pytest.mark.slow)],
+)
+def test_visualize_draws_attention_rollout_for_a_transformer(tmp_path, engine):
+    if engine != "numpy":
+        pytest.importorskip(engine)
+    spec = tmp_path / "tiny-vit.yaml"
+    spec.write_text(TINY_TRANSFORMER)
+    train = ("train", "--dataset", "digits", "--model", spec, "--engine", engine, "--epochs", "1")
+    proc = run_cli(*train, "--max-steps", "20", "--runs-dir", tmp_path, "--name", "vit", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("visualize", tmp_path / "vit", "--index", "3", "--out", tmp_path / "v")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (tmp_path / "v").iterdir())
+    # the patch embedding's filters, no feature maps (tokens are not maps), and the rollout
+    assert names == ["attention_rollout.png", "filters.png", "probabilities.png", "saliency.png"]
+    for name in names:
+        assert_png(tmp_path / "v" / name, (250, 150))

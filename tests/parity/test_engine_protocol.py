@@ -94,6 +94,8 @@ def test_contract_shapes_dtypes_and_layout(engine_name, tmp_path):
     np.testing.assert_allclose(maps[SPEC["layers"][-1]["name"]], logits[:2], rtol=1e-4, atol=1e-5)
     assert list(engine.activations(X[:2], ["conv1"])) == ["conv1"]
 
+    assert engine.attention_maps(X[:2]) == {}  # no attention in this model
+
     grad = engine.input_gradient(X[:2], [0, 2])
     assert grad.shape == (2, 1, 8, 8) and np.abs(grad).sum() > 0
 

@@ -13,9 +13,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import ImgbenchError
+from ...specs import walk
 from ..base import EngineOptions, engine_options, in_layers, pick_optimizer, reading_weights, zero_logits
 from .layout import nchw_to_nhwc, nhwc_to_nchw
-from .model import build_keras_model, get_numpy_state, keras, keras_name, param_layers, set_numpy_state
+from .model import (
+    _TransformerBlock,
+    build_keras_model,
+    get_numpy_state,
+    keras,
+    keras_name,
+    param_layers,
+    set_numpy_state,
+)
 
 # One constructor per name in engines.base.OPTIMIZERS: the Keras twins of the other engines'.
 _OPTIMIZERS = {
@@ -104,6 +113,20 @@ class KerasEngine:
         outs = probe.predict_on_batch(self._x(X))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs, strict=True)}
+
+    def attention_maps(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each attention's probabilities ``(N, heads, T, T)``, recomputed with ``return_attention_scores``
+        from the input of every attention layer and transformer block (one probe model gives the inputs)."""
+        layers = _attention_layers(self.model, self.spec)
+        if not layers:
+            return {}
+        probe = keras.Model(self.model.inputs, [_first_input(layer) for layer in layers.values()])
+        inputs = probe.predict_on_batch(self._x(X))
+        inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        return {
+            key: np.asarray(_attention_probabilities(layer, x), dtype=np.float32)
+            for (key, layer), x in zip(layers.items(), inputs, strict=True)
+        }
 
     def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
         """``d logits[n, classes[n]] / d X[n]`` in inference mode (saliency), NCHW like ``X``.
@@ -197,6 +220,32 @@ if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
 
     def _conforms(engine: KerasEngine) -> Engine:
         return engine
+
+
+def _attention_layers(model: Any, spec: dict) -> dict[str, Any]:
+    """The Keras layers whose input fixes an attention (attention layers, transformer blocks) in graph order,
+    keyed by the attention's state-dict prefix (``mha1``, ``block2.self_attn``) as in the other engines."""
+    names = {keras_name(layer["name"]): layer["name"] for layer in walk(spec["layers"])}
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, _TransformerBlock):
+            found[f"{names[layer.name]}.self_attn"] = layer
+        elif isinstance(layer, keras.layers.MultiHeadAttention):
+            found[names[layer.name]] = layer
+    return found
+
+
+def _first_input(layer: Any) -> Any:
+    """The symbolic tensor a layer was first called on (an attention layer is called on (query, value))."""
+    given = layer.input
+    return given[0] if isinstance(given, (list, tuple)) else given
+
+
+def _attention_probabilities(layer: Any, x: np.ndarray) -> Any:
+    """``(N, heads, T, T)`` attention probabilities of a layer from :func:`_attention_layers` given its input."""
+    if isinstance(layer, _TransformerBlock):
+        layer, x = layer.self_attn, layer.norm1(x)  # pre-norm: the attention reads norm1(x)
+    return layer(x, x, return_attention_scores=True)[1]
 
 
 def _staging_folder(params: int) -> str | None:

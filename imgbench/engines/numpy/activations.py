@@ -7,11 +7,18 @@ condition holds and 0 elsewhere).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import erf  # SciPy comes with scikit-learn; NumPy has no vectorised erf
 
 from ...mathops import softmax
 from .layers import Builder, Layer
+
+# Python floats, not NumPy float64 scalars: under NumPy 2's promotion rules a float64 scalar would turn the
+# float32 activations into float64 (and every layer after them).
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 __all__ = ["GELU", "LeakyReLU", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
@@ -125,13 +132,13 @@ class GELU(Layer):
     """
 
     def forward(self, x, *, training=False):
-        cdf = 0.5 * (1.0 + erf(x * (1.0 / np.sqrt(2.0))))
+        cdf = 0.5 * (1.0 + erf(x * _INV_SQRT2))
         self.cache = (x, cdf)
         return x * cdf
 
     def backward(self, dy):
         x, cdf = self.cache
-        pdf = np.exp(-0.5 * x * x) * (1.0 / np.sqrt(2.0 * np.pi))
+        pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return dy * (cdf + x * pdf)
 
 

@@ -78,6 +78,11 @@ class MultiHeadAttention(Layer):
         self.cache = (x, q, k, v, a, o)
         return o @ self.params["out_proj.weight"].T + self.params["out_proj.bias"]
 
+    @property
+    def probabilities(self) -> np.ndarray:
+        """:math:`A` of the last forward pass, (N, H, T, T): row i of a head weighs the keys for query i."""
+        return self.cache[4]
+
     def backward(self, dy):
         x, q, k, v, a, o = self.cache
         n, t, d = x.shape

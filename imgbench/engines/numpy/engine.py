@@ -85,6 +85,16 @@ class NumpyEngine:
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
         return self.model.activations(X, layer_names)
 
+    def attention_maps(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each attention's probabilities ``(N, heads, T, T)``, read from its cache after one forward pass."""
+        from .attention import MultiHeadAttention
+
+        attentions = [(n, layer) for n, layer in self.model.net.named_layers() if isinstance(layer, MultiHeadAttention)]
+        if attentions:
+            self.model.forward(X, training=False)
+        # float32 as the protocol says: layers after the GELU compute in float64 (its 1/sqrt(2) is a float64 scalar)
+        return {n: layer.probabilities.astype(np.float32) for n, layer in attentions}
+
     def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
         """``d logits[n, classes[n]] / d X[n]`` in evaluation mode (saliency), shaped like ``X``."""
         logits = self.model.forward(X, training=False)

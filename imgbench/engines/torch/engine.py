@@ -21,7 +21,13 @@ from ..base import (
     reading_weights,
     zero_logits,
 )
-from .model import build_torch_model, load_numpy_state, numpy_state
+from .model import (
+    attention_layers,
+    attention_probabilities,
+    build_torch_model,
+    load_numpy_state,
+    numpy_state,
+)
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -170,6 +176,26 @@ class TorchEngine:
             if layer_names is None or name in layer_names:
                 out[name] = x.float().contiguous().cpu().numpy()
         return out
+
+    @torch.no_grad()
+    def attention_maps(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each attention's probabilities ``(N, heads, T, T)``, in float32 (no autocast): forward pre-hooks
+        keep the input of every attention layer and transformer block, from which they are recomputed."""
+        self.model.eval()
+        layers = attention_layers(self.model)
+        if not layers:
+            return {}
+        inputs: dict[str, torch.Tensor] = {}
+        hooks = [
+            module.register_forward_pre_hook(lambda _, args, key=key: inputs.__setitem__(key, args[0]))
+            for key, module in layers.items()
+        ]
+        try:
+            self.model(self._to_device(X))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {key: attention_probabilities(m, inputs[key]).float().cpu().numpy() for key, m in layers.items()}
 
     def input_gradient(self, X: np.ndarray, classes) -> np.ndarray:
         """``d logits[n, classes[n]] / d X[n]`` in evaluation mode (saliency), shaped like ``X``."""

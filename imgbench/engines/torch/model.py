@@ -135,6 +135,32 @@ class SelfAttention(nn.MultiheadAttention):
         return super().forward(x, x, x, need_weights=False)[0]
 
 
+def attention_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The modules whose input fixes an attention (self-attention layers, transformer blocks) in forward order,
+    keyed by the attention's state-dict prefix (``mha1``, ``block2.self_attn``)."""
+    found: dict[str, nn.Module] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, SelfAttention):
+            found[name] = module
+        elif isinstance(module, nn.TransformerEncoderLayer):
+            found[f"{name}.self_attn"] = module
+    return found
+
+
+def attention_probabilities(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``(N, heads, T, T)`` attention probabilities of a module from :func:`attention_layers` given its input."""
+    if isinstance(module, nn.TransformerEncoderLayer):
+        # pre-norm: the attention reads norm1(x).  The block's own forward may take PyTorch's fused fast path,
+        # which never calls self_attn, so the probabilities are recomputed from the block's input.
+        x = module.norm1(x)
+        module = module.self_attn
+    assert isinstance(module, nn.MultiheadAttention)
+    # the base class's forward: SelfAttention's own asks for no weights
+    weights = nn.MultiheadAttention.forward(module, x, x, x, need_weights=True, average_attn_weights=False)[1]
+    assert weights is not None  # need_weights=True
+    return weights
+
+
 Builder = Callable[[dict[str, Any], tuple[int, ...]], nn.Module]
 
 
