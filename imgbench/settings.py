@@ -322,6 +322,21 @@ STUDY_RUN_SETTINGS = (
 # Options of single commands, not recorded with a run.
 COMMAND_OPTIONS: dict[str, Setting] = {
     "workers": Setting(Integer(1), 1, "train in N worker processes", metavar="N"),
+    # compare and tune: where the runs train (imgbench/studies/executors.py)
+    "executor": Setting(
+        Choice(_registry(".studies.executors", "EXECUTORS")),
+        "local",
+        "where the runs train: local (this machine; --workers N processes) or ray (Ray tasks, each with the "
+        "cluster's CPUs shared --workers ways, and a GPU for a torch run on CUDA; the output folder must be "
+        "on a file system every node shares; pip install 'imgbench[ray]')",
+    ),
+    "ray_address": Setting(
+        Text(optional=True),
+        None,
+        "with --executor ray: the address of an existing Ray cluster (default: start a local Ray with this "
+        "machine's CPUs)",
+        metavar="ADDR",
+    ),
     "top_k": Setting(Integer(1), 3, "how many labels to show"),
     "csv": Setting(
         Text(optional=True),

@@ -36,6 +36,7 @@ def cmd_compare(args) -> int:
         report=not args.no_report,
         wait=args.wait,
         report_formats=args.format,
+        **picked(args, "executor", "ray_address"),
     )
     return 0
 
@@ -78,7 +79,8 @@ def register(sub) -> None:
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     add_setting(p, "root", definitions(RunSettings)["root"])
     p.add_argument("--out", metavar="DIR", help="study directory (default studies/<name>)")
-    add_setting(p, "workers", COMMAND_OPTIONS["workers"], own_default=True)
+    for name in ("workers", "executor", "ray_address"):
+        add_setting(p, name, COMMAND_OPTIONS[name], own_default=True)
     add_setting(p, "seeds", STUDY_KEYS["seeds"], help="comma-separated seeds, replacing the study's")
     train = definitions(TrainConfig)
     add_setting(p, "epochs", train["epochs"], help="epochs for every run, replacing the study's")

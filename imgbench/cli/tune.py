@@ -26,7 +26,19 @@ def cmd_tune(args) -> int:
     run_tune(
         space,
         args.out or f"tunes/{space.name}",
-        **picked(args, "trials", "timeout", "workers", "final_seeds", "storage", "root", "quiet", "wait"),
+        **picked(
+            args,
+            "trials",
+            "timeout",
+            "workers",
+            "final_seeds",
+            "storage",
+            "root",
+            "quiet",
+            "wait",
+            "executor",
+            "ray_address",
+        ),
     )
     return 0
 
@@ -35,7 +47,7 @@ def register(sub) -> None:
     """``tune``."""
     p = add_command(sub, "tune", cmd_tune)
     p.add_argument("space", nargs="?", metavar="SPACE_YAML", help="a search-space file (see docs/how-to/tune.md)")
-    for name in ("trials", "timeout", "workers", "final_seeds", "storage"):
+    for name in ("trials", "timeout", "workers", "executor", "ray_address", "final_seeds", "storage"):
         add_setting(p, name, COMMAND_OPTIONS[name], own_default=True)
     add_setting(p, "root", definitions(RunSettings)["root"])
     p.add_argument("--out", metavar="DIR", help="tune folder (default tunes/<name>)")

@@ -274,8 +274,20 @@ def _test_metrics(engine, ds, X, y) -> tuple[dict, np.ndarray]:
     return metrics, logits
 
 
+_INDEX_HERE = True  # False in a process that trains for a driver on another host; the driver indexes
+
+
+def leave_indexing_to_the_driver() -> None:
+    """This process trains runs for a driver that may be on another host (a Ray task): it must not write the
+    SQLite run index, whose write-ahead log needs every writer on one host; the driver reindexes instead."""
+    global _INDEX_HERE
+    _INDEX_HERE = False
+
+
 def _index(run: Path) -> None:
     """Record the run in the runs directory's SQLite index (the directory stays the source of truth)."""
+    if not _INDEX_HERE:
+        return
     import sqlite3
     import warnings
 

@@ -16,19 +16,20 @@ the whole study (a second ``compare`` on the folder stops, or waits with
 ``wait``), and a run is trained, resumed or deleted only by the process that
 holds its lock (:mod:`imgbench.runs.lock`).  Worker processes die with their
 parent (:mod:`imgbench.studies.workers`).
+
+Where the runs train is the executor's business (:mod:`imgbench.studies.executors`): here, in local
+worker processes, or as Ray tasks (``--executor ray``); either way the workers train into the run
+directories and this process reads their results and reindexes the runs directory.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import sys
 import time
 from collections.abc import Iterable
 from concurrent import futures
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import ImgbenchError
@@ -38,26 +39,24 @@ from ..runs.index import RunIndex
 from ..runs.lock import LockHeldError, run_lock, study_lock
 from ..runs.results import StudyDir
 from ..training.checkpoint import DamagedCheckpointError
+from .executors import OWNER_GRACE_SECONDS, check_executor, open_executor
 from .studyfile import PlannedRun, Study, plan_runs
-from .workers import init_worker
-
-# How long a run's owner gets to let go before the study stops: a worker of a killed
-# compare is killed with its parent within a second; anything longer is another process.
-OWNER_GRACE_SECONDS = 15.0
 
 
-def execute_run(planned: PlannedRun, wait: bool = False) -> tuple[str, str, float, str | None]:
+def execute_run(
+    planned: PlannedRun, wait: bool = False, grace: float = OWNER_GRACE_SECONDS
+) -> tuple[str, str, float, str | None]:
     """Train, resume or heal one planned run as its owner; returns ``(key, what was done, seconds, note)``.
 
-    The run's lock is held throughout; another process holding it gets :data:`OWNER_GRACE_SECONDS`
-    to let go (with ``wait``, as long as it takes).  ``note`` says what was wrong with a damaged run.
+    The run's lock is held throughout; another process holding it gets ``grace`` seconds to let go
+    (with ``wait``, as long as it takes).  ``note`` says what was wrong with a damaged run.
     """
     from ..runs.runner import resume_run, train_run
 
     runs_dir = Path(planned.settings.runs_dir)
     run = runs_dir / planned.key
     t = time.perf_counter()
-    with run_lock(runs_dir, planned.key).acquire(timeout=None if wait else OWNER_GRACE_SECONDS):
+    with run_lock(runs_dir, planned.key).acquire(timeout=None if wait else grace):
         state = run_state(run)
         if state.status == FINISHED:
             return planned.key, "already finished", 0.0, None
@@ -127,8 +126,12 @@ def _comparable(config: dict, planned: PlannedRun) -> bool:
     )
 
 
-def _train_all(todo: list[PlannedRun], runs_dir: Path, workers: int, wait: bool, say) -> None:
-    """Execute the runs ``todo`` here or in ``workers`` worker processes, saying each one's result."""
+def _train_all(
+    todo: list[PlannedRun], runs_dir: Path, workers: int, wait: bool, say, executor: str, address: str | None
+) -> None:
+    """Execute the runs ``todo`` on ``executor`` (here or in ``workers`` processes, or Ray), saying each result."""
+    if not todo:
+        return
     width = len(str(len(todo)))
 
     def done(i: int, key: str, what: str, seconds: float, note: str | None) -> None:
@@ -137,19 +140,18 @@ def _train_all(todo: list[PlannedRun], runs_dir: Path, workers: int, wait: bool,
         m = read_json(runs_dir / key / "metrics.json")
         say(f"[{i:>{width}}/{len(todo)}] {key:<40} {what:<9} test accuracy {m['accuracy']:.4f}  {seconds:6.1f} s")
 
-    if workers <= 1 or len(todo) <= 1:
-        for i, p in enumerate(todo, 1):
-            done(i, *execute_run(p, wait))
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    for p in todo:
-        p.settings.threads = p.settings.threads or threads
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=init_worker, initargs=(threads, os.getpid())
-    ) as pool:
-        pending = {pool.submit(execute_run, p, wait) for p in todo}
+    with open_executor(executor, workers if len(todo) > 1 else 1, address=address) as pool:
+        if pool.about:
+            say(pool.about)
+        for p in todo:
+            pool.share(p.settings)
+        queued = list(reversed(todo))
+        pending: set[futures.Future] = set()
         i = 0
-        while pending:
+        while queued or pending:
+            while queued and (pool.slots is None or len(pending) < pool.slots):
+                p = queued.pop()
+                pending.add(pool.submit(execute_run, p, wait, pool.owner_grace, run=p.settings))
             finished, pending = futures.wait(pending, return_when=futures.FIRST_EXCEPTION)
             for f in finished:
                 error = f.exception()
@@ -172,16 +174,21 @@ def run_study(
     command: str | None = None,
     wait: bool = False,
     report_formats: str | Iterable[str] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> Path:
     """Train every run of ``study`` that is not finished yet, then write the report; returns ``out``.
 
     ``report_formats``: the report's formats (default html and md; see :func:`~imgbench.studies.report.write_report`).
+    ``executor``: where the runs train, ``local`` (here, or in ``workers`` processes) or ``ray`` (Ray tasks on a
+    local Ray, or on the cluster at ``ray_address``; ``out`` must then be on a file system every node shares).
 
     ``out`` is locked while the study runs: another study running there already is an error naming
     its process, or, with ``wait``, is waited for.
     """
     if workers < 1:
         raise ImgbenchError(f"--workers must be at least 1, found {workers}")
+    check_executor(executor, ray_address)
     out = Path(out)
     runs_dir = out / "runs"
     root = str(Path(root).expanduser().resolve()) if root else None
@@ -204,12 +211,14 @@ def run_study(
         todo = [p for p in planned if run_state(runs_dir / p.key).status != FINISHED]
         say(
             f"study '{study.name}': {len(planned)} runs, {len(planned) - len(todo)} already finished, "
-            f"{len(todo)} to run" + (f" in {workers} worker processes" if workers > 1 and todo else "")
+            f"{len(todo)} to run"
+            + (" as Ray tasks" if executor == "ray" and todo else "")
+            + (f" in {workers} worker processes" if executor == "local" and workers > 1 and todo else "")
         )
         for note in notes:
             say(f"note: {note}")
         t0 = time.perf_counter()
-        _train_all(todo, runs_dir, workers, wait, say)
+        _train_all(todo, runs_dir, workers, wait, say, executor, ray_address)
         RunIndex(runs_dir).reindex()  # cheap, and repairs rows a killed worker never wrote
         if todo:
             say(f"trained {len(todo)} runs in {time.perf_counter() - t0:.1f} s")

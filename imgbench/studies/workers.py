@@ -1,5 +1,8 @@
 """Worker processes of a study: their share of the cores, and no life beyond their parent's.
 
+(Ray workers get their share of the cores from :func:`limit_threads` too; Ray itself ends them with their
+driver or their node.)
+
 A worker whose parent has died (kill -9 included) must not go on training and
 taking queued runs: it would race the next ``imgbench compare`` on the same
 folder.  On Linux the kernel kills it the moment its parent goes
@@ -42,6 +45,11 @@ def die_with_parent(parent_pid: int) -> None:
 def init_worker(threads: int, parent_pid: int) -> None:
     """Start a study worker: it dies with its parent and gets its share of the cores for BLAS, torch and TF."""
     die_with_parent(parent_pid)
+    limit_threads(threads)
+
+
+def limit_threads(threads: int) -> None:
+    """Give this process ``threads`` cores for BLAS, OpenMP (torch) and TensorFlow (a local or a Ray worker)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"

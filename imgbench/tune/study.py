@@ -12,9 +12,12 @@ The tune folder::
 
 Optuna is driven ask-and-tell from this process, which alone asks and tells, so
 ``--trials N`` is exact: the search ends once N trials have finished (complete
-or pruned), counting those of earlier invocations.  Trials run here or in
-``--workers`` processes, which attach to their trial in the shared storage to
-report each epoch's validation accuracy.  The objective sees validation data
+or pruned), counting those of earlier invocations.  Trials run here, in
+``--workers`` processes or as Ray tasks (``--executor ray``, :mod:`imgbench.studies.executors`),
+which attach to their trial in the shared storage to report each epoch's validation
+accuracy.  A trial lost with its Ray node is not retried (its run directory exists by
+then): the search stops, as it does when a local worker dies, and ``tune`` again
+settles the trial; the final runs are retried and resume.  The objective sees validation data
 only; the test split is evaluated once the search is over, by the final runs.
 Running ``tune`` again on the folder continues the search (see
 :mod:`.storage` for what a killed search leaves and how it is settled).
@@ -24,15 +27,11 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,12 @@ from optuna.trial import TrialState
 from ..errors import ImgbenchError
 from ..fileio import read_yaml, write_yaml
 from ..kinds import definitions
+from ..runs.index import RunIndex
 from ..runs.lock import FileLock, LockHeldError
 from ..settings import RunSettings
 from ..studies.compare import execute_run
+from ..studies.executors import check_executor, executor_session, open_executor
 from ..studies.studyfile import PlannedRun
-from ..studies.workers import init_worker
 from .knobs import DataShape, check_fit, trial_settings
 from .objective import TrialJob, TrialResult, make_pruner, run_trial, run_value
 from .space import OBJECTIVE, Space, shown
@@ -63,41 +63,6 @@ from .storage import (
 
 FINAL_DIR = "final"
 TUNED = "tuned.yaml"
-
-
-class _Here:
-    """Runs each job at once in this process: the process pool's ``submit`` for one worker."""
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> futures.Future:
-        future: futures.Future = futures.Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:  # reported through the future, as a worker process's error is
-            future.set_exception(exc)
-        return future
-
-
-@contextmanager
-def _workers(n: int) -> Iterator[Any]:
-    """``n`` worker processes that die with this one, each with its share of the cores; this process for one."""
-    if n <= 1:
-        yield _Here()
-        return
-    context = get_context("spawn")
-    with ProcessPoolExecutor(n, mp_context=context, initializer=init_worker, initargs=(_cores(n), os.getpid())) as pool:
-        yield pool
-
-
-def _cores(workers: int) -> int:
-    """Each worker's share of the cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
-def _share(settings: RunSettings, workers: int) -> RunSettings:
-    """A run's settings with its worker's share of the cores (unless the space fixes ``threads``)."""
-    if workers > 1:
-        settings.threads = settings.threads or _cores(workers)
-    return settings
 
 
 def _record(out: Path, space: Space, url: str | None, command: str) -> None:
@@ -141,7 +106,7 @@ class Search:
         self.distributions = {p.name: p.distribution() for p in space.params}
         self.names = list(self.distributions)
 
-    def _job(self, workers: int) -> TrialJob:
+    def _job(self, pool: Any) -> TrialJob:
         trial = self.study.ask(self.distributions)
         key = f"trial-{trial.number:04d}"
         trial.set_user_attr("run", f"{TRIALS_DIR}/{key}")
@@ -155,8 +120,8 @@ class Search:
         return TrialJob(
             trial.number,
             trial._trial_id,  # how a process attaches to the trial (optuna.Trial(study, trial_id))
-            _share(settings, workers),
-            self.out,
+            pool.share(settings),
+            self.out.resolve(),  # a Ray worker may start elsewhere
             self.url,
             self.space.name,
             self.space.pruner,
@@ -169,16 +134,22 @@ class Search:
         else:
             self.study.tell(result.number, state=TrialState.PRUNED)
 
-    def run(self, trials: int, deadline: float, workers: int, say: Callable[[str], None]) -> None:
-        """Ask and train trials until ``trials`` have finished or ``deadline`` (monotonic) has passed."""
+    def run(
+        self, trials: int, deadline: float, workers: int, say: Callable[[str], None], executor: str = "local"
+    ) -> None:
+        """Ask and train trials until ``trials`` have finished or ``deadline`` (monotonic) has passed; ``workers``
+        trials at a time on ``executor``."""
         done = counted(self.study)
         width = len(str(trials))
         running: dict[futures.Future, int] = {}
-        with _workers(workers) as pool:
+        # retries=False: a retried trial would find the run directory its lost attempt made (see the docstring).
+        with open_executor(executor, workers, retries=False) as pool:
+            if pool.about and done < trials:
+                say(pool.about)
             while True:
                 while len(running) < workers and done + len(running) < trials and time.monotonic() < deadline:
-                    job = self._job(workers)
-                    running[pool.submit(run_trial, job)] = job.number
+                    job = self._job(pool)
+                    running[pool.submit(run_trial, job, run=job.settings)] = job.number
                 if not running:
                     break
                 finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
@@ -203,22 +174,30 @@ class Search:
 
 
 def _final_runs(
-    study: optuna.Study, space: Space, base: RunSettings, data: DataShape, out: Path, seeds: int, workers: int, say
+    study: optuna.Study,
+    space: Space,
+    base: RunSettings,
+    data: DataShape,
+    out: Path,
+    seeds: int,
+    workers: int,
+    say,
+    executor: str = "local",
 ) -> list[Path]:
     """The best trial's settings trained with ``seeds`` fresh seeds into ``<out>/final`` (finished ones kept)."""
     best = study.best_trial
     settings = trial_settings(base, best.params, data)
     runs_dir = (out / FINAL_DIR).resolve()
-    planned = []
-    for seed in range(space.seed + 1, space.seed + 1 + seeds):  # never the seed the search selected on
-        key = f"trial-{best.number:04d}-seed{seed}"
-        s = _share(copy.deepcopy(settings), workers)
-        s.name, s.runs_dir, s.train.seed = key, str(runs_dir), seed
-        planned.append(PlannedRun(key, s, base.dataset))
-    chosen = ", ".join(str(p.settings.train.seed) for p in planned)
-    say(f"final: trial {best.number}'s settings ({OBJECTIVE} {best.value:.4f}) trained with seeds {chosen}")
-    with _workers(min(workers, len(planned))) as pool:
-        submitted = [pool.submit(execute_run, p) for p in planned]
+    with open_executor(executor, min(workers, seeds)) as pool:
+        planned = []
+        for seed in range(space.seed + 1, space.seed + 1 + seeds):  # never the seed the search selected on
+            key = f"trial-{best.number:04d}-seed{seed}"
+            s = pool.share(copy.deepcopy(settings), among=workers)
+            s.name, s.runs_dir, s.train.seed = key, str(runs_dir), seed
+            planned.append(PlannedRun(key, s, base.dataset))
+        chosen = ", ".join(str(p.settings.train.seed) for p in planned)
+        say(f"final: trial {best.number}'s settings ({OBJECTIVE} {best.value:.4f}) trained with seeds {chosen}")
+        submitted = [pool.submit(execute_run, p, False, pool.owner_grace, run=p.settings) for p in planned]
         for f in submitted:  # in seed order
             key, what, seconds, note = f.result()
             if note:
@@ -253,12 +232,19 @@ def run_tune(
     quiet: bool = False,
     command: str | None = None,
     wait: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> Path:
     """Search ``space`` until ``trials`` trials have finished (or ``timeout`` seconds have passed), then train
     the best settings with ``final_seeds`` fresh seeds, evaluate them once on the test split, write tuned.yaml
-    and the report; returns ``out``.  ``out`` is locked while the search runs (``wait``: wait for another)."""
+    and the report; returns ``out``.  ``out`` is locked while the search runs (``wait``: wait for another).
+
+    ``executor``: where trials and final runs train, ``local`` (here, or in ``workers`` processes) or ``ray``
+    (Ray tasks on a local Ray, or on the cluster at ``ray_address``; ``out`` must then be on a file system
+    every node shares)."""
     if workers < 1:
         raise ImgbenchError(f"--workers must be at least 1, found {workers}")
+    check_executor(executor, ray_address)
     out = Path(out)
     root = str(Path(root).expanduser().resolve()) if root else None
     command = command or " ".join(shlex.quote(a) for a in ["imgbench", *sys.argv[1:]])
@@ -272,7 +258,7 @@ def run_tune(
         lock.acquire(timeout=None if wait else 0, on_wait=lambda holder: say(f"waiting: {out} is in use by {holder}"))
     except LockHeldError as exc:
         raise LockHeldError(f"{exc}; wait for it to finish, or pass --wait") from None
-    with lock:
+    with lock, executor_session(executor, ray_address):
         planned, notes = space.base_run(root, (out / TRIALS_DIR).resolve())
         base = planned.settings
         data = check_fit(space, base)
@@ -288,15 +274,19 @@ def run_tune(
         say(
             f"search '{space.name}': {trials} trials, {done} finished already"
             + (f", {trials - done} to run" if done < trials else "")
-            + (f" in {workers} worker processes" if workers > 1 and done < trials else "")
+            + (" as Ray tasks" if executor == "ray" and done < trials else "")
+            + (f" in {workers} worker processes" if executor == "local" and workers > 1 and done < trials else "")
         )
         deadline = time.monotonic() + timeout if timeout else math.inf
-        search.run(trials, deadline, workers, say)
+        search.run(trials, deadline, workers, say, executor)
         if counted(study) < trials:
             say(f"--timeout {timeout:g} s: {counted(study)} of {trials} trials have finished; 'tune' again goes on")
         if not completed(study):
             raise ImgbenchError(f"{out}: no trial has completed (all pruned or failed), so there is no best trial yet")
-        final = _final_runs(study, space, base, data, out, final_seeds, workers, say)
+        final = _final_runs(study, space, base, data, out, final_seeds, workers, say, executor)
+        for folder in (TRIALS_DIR, FINAL_DIR):  # Ray tasks leave the run index to this process
+            if (out / folder).is_dir():
+                RunIndex(out / folder).reindex()
         tuned = write_tuned(out, trial_settings(base, study.best_trial.params, data))
         from .report import write_tune_report
 
