@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import COMMAND_OPTIONS
+from ..options import COMMAND_OPTIONS
 from .common import add_command, add_run_args, add_setting, picked, print_json
 
 

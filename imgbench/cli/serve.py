@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import ImgbenchError
 from ..kinds import definitions
-from ..settings import COMMAND_OPTIONS, RunSettings
+from ..options import COMMAND_OPTIONS
+from ..settings import RunSettings
 from .common import add_command, add_setting
 
 SERVE_OPTIONS = ("host", "port", "studies", "max_upload_mb", "request_timeout")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import ImgbenchError
 from ..kinds import definitions
-from ..settings import COMMAND_OPTIONS, STUDY_KEYS, RunSettings, TrainConfig
+from ..options import COMMAND_OPTIONS
+from ..settings import STUDY_KEYS, RunSettings, TrainConfig
 from .common import add_command, add_setting, picked, print_paths
 
 

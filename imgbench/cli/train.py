@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..kinds import flag_of
-from ..settings import COMMAND_OPTIONS, FLAG_GROUPS, run_settings
+from ..options import COMMAND_OPTIONS
+from ..settings import FLAG_GROUPS, run_settings
 from .common import add_command, add_run_args, add_setting, print_json
 
 

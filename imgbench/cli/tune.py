@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..kinds import definitions
-from ..settings import COMMAND_OPTIONS, RunSettings
+from ..options import COMMAND_OPTIONS
+from ..settings import RunSettings
 from .common import add_command, add_setting, picked
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..kinds import definitions
-from ..settings import COMMAND_OPTIONS, TrainConfig
+from ..options import COMMAND_OPTIONS
+from ..settings import TrainConfig
 from .common import add_command, add_run_args, add_setting, picked, print_paths
 
 # --method both draws both projections.

@@ -227,6 +227,27 @@ class RunIndex:
         return run
 
 
+_INDEX_HERE = True  # False in a process that trains for a driver on another host; the driver indexes
+
+
+def leave_indexing_to_the_driver() -> None:
+    """This process trains runs for a driver that may be on another host (a Ray task): it must not write the
+    SQLite run index, whose write-ahead log needs every writer on one host; the driver reindexes instead."""
+    global _INDEX_HERE
+    _INDEX_HERE = False
+
+
+def index_finished_run(run: Path) -> None:
+    """Record a run that just finished in its runs directory's index (the directory stays the source of truth);
+    a failure warns, since 'imgbench runs reindex' repairs it, and never fails the run."""
+    if not _INDEX_HERE:
+        return
+    try:
+        RunIndex(run.parent).add(run)
+    except (sqlite3.Error, OSError, ImgbenchError) as exc:
+        warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it", stacklevel=2)
+
+
 def _rows(con: sqlite3.Connection, sql: str, params: list) -> list[dict]:
     """Every row of ``sql`` as a dict; closes the connection."""
     con.row_factory = sqlite3.Row

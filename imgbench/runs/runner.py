@@ -27,6 +27,7 @@ from ..training.checkpoint import PROGRESS, DamagedCheckpointError, RunWriter, d
 from ..training.loop import split_for_training
 from ..training.phases import Phases, plan_phases
 from .health import FINISHED, run_state
+from .index import index_finished_run
 from .lock import run_lock
 from .predictions import write_predictions
 from .results import Metrics, RunDir
@@ -274,31 +275,6 @@ def _test_metrics(engine, ds, X, y) -> tuple[dict, np.ndarray]:
     return metrics, logits
 
 
-_INDEX_HERE = True  # False in a process that trains for a driver on another host; the driver indexes
-
-
-def leave_indexing_to_the_driver() -> None:
-    """This process trains runs for a driver that may be on another host (a Ray task): it must not write the
-    SQLite run index, whose write-ahead log needs every writer on one host; the driver reindexes instead."""
-    global _INDEX_HERE
-    _INDEX_HERE = False
-
-
-def _index(run: Path) -> None:
-    """Record the run in the runs directory's SQLite index (the directory stays the source of truth)."""
-    if not _INDEX_HERE:
-        return
-    import sqlite3
-    import warnings
-
-    from .index import RunIndex
-
-    try:
-        RunIndex(run.parent).add(run)
-    except (sqlite3.Error, OSError, ImgbenchError) as exc:
-        warnings.warn(f"{run}: not added to the run index ({exc}); 'imgbench runs reindex' adds it", stacklevel=2)
-
-
 def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer, history: History) -> None:
     """Evaluate the kept weights once on the test split (or, for a tuning trial, the validation split);
     write metrics.json and the plots."""
@@ -338,7 +314,7 @@ def _finish(run: Path, settings: RunSettings, engine, ds, normalizer: Normalizer
     )
     # metrics.json last: it marks the run finished (studies skip such runs), so everything else must exist.
     write_json(run / "metrics.json", metrics)
-    _index(run)
+    index_finished_run(run)
     # After metrics.json, which the trackers upload; they also close their runs here.
     from ..training.trackers import log_results
 

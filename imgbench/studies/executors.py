@@ -112,7 +112,7 @@ EXECUTORS: dict[str, Callable[[], Any]] = {"local": lambda: LocalExecutor, "ray"
 
 def check_executor(name: str, address: str | None) -> None:
     """Fail early on an unknown executor, or a cluster address given to the local one."""
-    from ..settings import COMMAND_OPTIONS
+    from ..options import COMMAND_OPTIONS
 
     COMMAND_OPTIONS["executor"].check("--executor", name)
     if address and name != "ray":

@@ -74,7 +74,7 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
 def _in_worker(threads: int, fn: Callable[..., Any], *args: Any) -> Any:
     """A Ray task: ``fn(*args)`` with the run's share of the cores for BLAS, torch and TensorFlow; the driver
     writes the run index (a node may be another host)."""
-    from ..runs.runner import leave_indexing_to_the_driver
+    from ..runs.index import leave_indexing_to_the_driver
 
     limit_threads(threads)
     leave_indexing_to_the_driver()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import ImgbenchError
 from ..fileio import read_yaml
-from ..settings import COMMAND_OPTIONS
+from ..options import COMMAND_OPTIONS
 from .documents import ASSETS, write_documents
 from .report_figures import Figures, confusion_figures, mistakes_figure, summary_figures
 from .report_records import Group, environments, git_revisions, group_runs, load_records, run_rows
