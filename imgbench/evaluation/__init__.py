@@ -5,12 +5,13 @@ from .intervals import Runs, accuracy_interval, difference_interval, difference_
 from .metrics import classification_metrics, softmax
 from .power import MIN_SEEDS, detectable_difference, power_summary, seed_warnings
 from .statistics import bootstrap_accuracy_ci, holm_adjust, mcnemar_exact, mean_ci
-from .timing import inference_speed, repeat_timing, timing_summary
+from .timing import best_round_timing, inference_speed, repeat_timing, timing_summary
 
 __all__ = [
     "MIN_SEEDS",
     "Runs",
     "accuracy_interval",
+    "best_round_timing",
     "bootstrap_accuracy_ci",
     "classification_metrics",
     "compare_groups",

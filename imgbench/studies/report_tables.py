@@ -224,13 +224,13 @@ def timing_row(g: Group) -> dict:
 
 
 TIMING_CAPTION = (
-    "Inference: each run times repeated calls after a warm-up in CPU time with BLAS on one thread, so a busy "
-    "machine does not distort it (a batch for images per CPU-second, one image for latency); "
-    "shown is the median over the seeds' runs of each run's median. [IQR a – b]: the quartiles over the repeated "
-    "calls (median over seeds); [seeds a – b]: the range over the seeds, for runs timed before quartiles were "
-    "recorded. The first epoch includes one-time work (graph tracing and compilation, notably in Keras) and is "
-    "shown apart: median over seeds [range over seeds]. Later epochs: median over every later epoch of every "
-    "seed [IQR]."
+    "Inference: each run times five rounds of repeated calls after a warm-up in CPU time with BLAS on one "
+    "thread and keeps the fastest round, so a busy machine does not distort it (a batch for images per "
+    "CPU-second, one image for latency); shown is the median over the seeds' runs of each run's median. "
+    "[IQR a – b]: the quartiles over that round's calls (median over seeds); [seeds a – b]: the range over the "
+    "seeds, for runs timed before quartiles were recorded. The first epoch includes one-time work (graph "
+    "tracing and compilation, notably in Keras) and is shown apart: median over seeds [range over seeds]. "
+    "Later epochs: median over every later epoch of every seed [IQR]."
 )
 
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from imgbench.evaluation import inference_speed, repeat_timing, timing_summary
+from imgbench.evaluation import best_round_timing, inference_speed, repeat_timing, timing_summary
 from imgbench.evaluation import timing as timing_module
 
 
@@ -53,6 +53,23 @@ def test_the_median_shrugs_off_a_competitor_that_takes_the_cpu_now_and_then():
     assert r["total_seconds"] / r["repeats"] > 0.01  # the mean would have reported ten times the work
 
 
+def test_a_slow_stretch_is_left_out_by_keeping_the_fastest_round():
+    # the first 100 calls (a cold start, a busy host) take twice as long: the first round is all slow calls
+    clock = FakeClock([0.002] * 100 + [0.001] * 400)
+    r = best_round_timing(clock.work, min_seconds=0.5, rounds=5, min_repeats=5, warmup=1, clock=clock)
+    assert r["rounds"] == 5 and len(r["round_medians"]) == 5
+    assert r["round_medians"][0] == pytest.approx(0.002) and r["median"] == pytest.approx(0.001)
+    assert r["q25"] == r["q75"] == pytest.approx(0.001)  # the quartiles of the round that is reported
+    assert r["repeats"] == clock.calls - 1 and r["total_seconds"] >= 0.5  # every round's calls count as work
+
+
+def test_slow_calls_make_one_call_rounds_and_the_fastest_call_is_reported():
+    clock = FakeClock([3.0, 2.0, 2.5, 2.2, 2.1, 2.4])
+    r = best_round_timing(clock.work, min_seconds=0.5, rounds=5, min_repeats=5, warmup=1, clock=clock)
+    assert r["repeats"] == 5 and clock.calls == 6  # one warm-up, then one call per round: as many as before
+    assert r["round_medians"] == pytest.approx([2.0, 2.5, 2.2, 2.1, 2.4]) and r["median"] == r["min"] == 2.0
+
+
 def test_timing_summary_quartiles():
     s = timing_summary([5.0, 1.0, 3.0, 2.0, 4.0])
     assert (s["min"], s["q25"], s["median"], s["q75"], s["max"]) == (1.0, 2.0, 3.0, 4.0, 5.0)
@@ -93,7 +110,7 @@ def test_inference_speed_keeps_its_keys_and_adds_the_spread():
     # 20 microseconds of CPU per image: throughput below 100,000 images per CPU-second, latency above 0.01 ms
     assert 1_000 < m["throughput_images_per_s"] < 100_000 and m["latency_ms"] > 0.01
     assert set(engine.calls) == {(256, 256), (1, 1)}  # whole batches for throughput, one image for latency
-    assert engine.calls.count((256, 256)) == m["throughput_repeats"] + 1  # + the warm-up
+    assert engine.calls.count((256, 256)) == m["throughput_repeats"] + 1  # every round's calls + the warm-up
     small = inference_speed(FakeEngine(), X[:40], min_seconds=0.0)
     assert small["batch_size"] == 40  # fewer images than a batch: the throughput is of what there is
 
