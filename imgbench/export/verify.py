@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,27 @@ from .formats import quiet_native_output, require
 TOLERANCE = 1e-4
 
 
+def onnx_session(path: Path, threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function giving the logits of the ONNX file ``path`` on NCHW float32 images, from one ONNX Runtime
+    session on the CPU, kept for every call (``threads``: its intra-op threads; None lets ONNX Runtime pick).
+    ONNX Runtime's ``run`` may be called from several threads at once."""
+    ort = require("onnxruntime", "onnxruntime")
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def logits(X: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: X.astype(np.float32, copy=False)})[0])
+
+    return logits
+
+
 def onnx_logits(path: Path, X: np.ndarray) -> np.ndarray:
     """Logits of the ONNX file ``path`` on NCHW float32 images ``X``, run by ONNX Runtime on the CPU."""
-    ort = require("onnxruntime", "onnxruntime")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return np.asarray(session.run(None, {name: X.astype(np.float32)})[0])
+    return onnx_session(path)(X)
 
 
 def litert_logits(path: Path, X: np.ndarray) -> np.ndarray:

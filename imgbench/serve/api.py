@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from ..fileio import read_json, read_yaml
 from ..training.history import read_history
 from .insight import explain, layer_outputs, prediction, shown_layers
+from .models import RUNTIMES
 from .paths import NotFound, study_reports
 from .uploads import model_input
 
@@ -114,16 +115,21 @@ async def predict(
     top_k: int = Query(3, ge=1, description="how many labels to list, most probable first"),
     saliency: bool = Query(False, description="add the saliency map |d logit / d pixel| of the top class"),
     view: bool = Query(False, description="add the image as the model sees it (uint8, channels x height x width)"),
+    runtime: Literal[RUNTIMES] = Query(  # type: ignore[valid-type]
+        "engine",
+        description="what computes the prediction: the run's engine, or ONNX Runtime on the run's export "
+        "(RUN/export/model.onnx, made by 'imgbench export RUN --format onnx'; 404 when there is none)",
+    ),
 ) -> Response:
     """The top-k labels and every class's probability, after the same preprocessing as 'imgbench predict'."""
 
-    def work(run, raw, top_k, saliency, view):
-        result = prediction(run, raw, top_k, saliency)
+    def work(run, raw, top_k, saliency, view, runtime):
+        result = prediction(run, raw, top_k, saliency, runtime)
         if view:
             result["input"] = raw.tolist()
         return result
 
-    return await _on_image(request, name, image, work, top_k, saliency, view)
+    return await _on_image(request, name, image, work, top_k, saliency, view, runtime)
 
 
 @router.post("/runs/{name}/activations", summary="Every layer's output for an image")

@@ -54,14 +54,20 @@ def shown_layers(spec: dict) -> list[dict]:
     return shown
 
 
-def prediction(run: ServedRun, raw: np.ndarray, top_k: int = 3, saliency: bool = False) -> dict:
-    """Top-k labels and every class's probability (as ``predict`` reports them); with ``saliency``, the map
-    ``|d logit / d pixel|`` of the top class (max over channels, scaled to 0..1, as ``visualize`` draws it)."""
+def prediction(
+    run: ServedRun, raw: np.ndarray, top_k: int = 3, saliency: bool = False, runtime: str = "engine"
+) -> dict:
+    """Top-k labels and every class's probability (as ``predict`` reports them), computed by the run's engine
+    or (``runtime`` "onnx") by ONNX Runtime on its export; with ``saliency``, the map ``|d logit / d pixel|``
+    of the top class from the engine (max over channels, scaled to 0..1, as ``visualize`` draws it)."""
     x = run.inputs(raw)
     names = run.class_names
+    logits = run.onnx_logits(x) if runtime == "onnx" else None
     with run.lock:
-        probs = softmax(run.engine.predict_logits(x))[0]
-        result = {"run": run.name, **ranked(probs, names, max(1, min(top_k, len(names))))}
+        if logits is None:
+            logits = run.engine.predict_logits(x)
+        probs = softmax(logits)[0]
+        result = {"run": run.name, "runtime": runtime, **ranked(probs, names, max(1, min(top_k, len(names))))}
         grad = None
         if saliency:
             # No gradients from this engine here: the rest of the answer stands.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ import numpy as np
 from ..data import Normalizer
 from ..engines import WEIGHT_SUFFIX
 from ..errors import ImgbenchError
+from ..export.exporter import default_path
+from ..export.verify import onnx_session
 from ..runs.runner import open_run
-from .paths import RunCatalog
+from .paths import NotFound, RunCatalog
 
 CACHED_RUNS = 16  # engines kept loaded at once; the least recently used one is closed beyond this
 WEIGHTS = "best"  # the weights a run is evaluated with, and the ones served
+RUNTIMES = ("engine", "onnx")  # what computes a served prediction: the run's engine, or ONNX Runtime on its export
 
 
 @dataclass
@@ -39,6 +43,7 @@ class ServedRun:
     normalizer: Normalizer = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _weights: dict[str, np.ndarray] | None = None
+    _onnx: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.normalizer = Normalizer.from_dict(self.preprocess)
@@ -58,6 +63,16 @@ class ServedRun:
                 self._weights = self.engine.state_dict()
         return self._weights
 
+    def onnx_logits(self, x: np.ndarray) -> np.ndarray:
+        """Logits of the run's float ONNX export (``RUN/export/model.onnx``, checked against the engine when
+        ``imgbench export`` wrote it) from one ONNX Runtime session, opened on first use and kept.  No lock:
+        ONNX Runtime sessions may run several requests at once, unlike the engines."""
+        if self._onnx is None:
+            with self.lock:
+                if self._onnx is None:
+                    self._onnx = _open_export(self)
+        return self._onnx(x)
+
     def inputs(self, raw: np.ndarray) -> np.ndarray:
         """A batch of one normalised image, as the engine takes it, from a (C, H, W) uint8 image."""
         return self.normalizer(raw[None])
@@ -73,6 +88,24 @@ def _stamp(path: Path, engine: str) -> int:
         return weights_file(path, engine).stat().st_mtime_ns
     except OSError:
         return -1
+
+
+def _open_export(run: ServedRun) -> Callable[[np.ndarray], np.ndarray]:
+    """The ONNX Runtime session of the run's float export; NotFound when there is none, an error when it is
+    older than the weights served (the run went on training after it was exported)."""
+    path = default_path(run.path, "onnx", "none")
+    if not path.is_file():
+        raise NotFound(
+            f"run {run.name!r} has no ONNX export ({path.relative_to(run.path)}); "
+            f"make one with 'imgbench export {run.path} --format onnx'"
+        )
+    if path.stat().st_mtime_ns < run.stamp:
+        raise ImgbenchError(
+            f"run {run.name!r}: its ONNX export is older than the weights served (the run trained on after "
+            f"it was exported); export it again with 'imgbench export {run.path} --format onnx'"
+        )
+    # One thread, as the engines get: requests are single images and the server's threads share the cores.
+    return onnx_session(path, threads=1)
 
 
 def _warm(run: ServedRun) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import struct
 import time
 import zlib
@@ -131,6 +132,38 @@ def test_predict_gives_what_imgbench_predict_gives(served, tmp_path):
     assert np.array_equal(np.array(got["input"]), view)
     saliency = np.array(got["saliency"])
     assert saliency.shape == (8, 8) and saliency.max() == pytest.approx(1.0) and saliency.min() >= 0
+
+
+def test_predict_through_onnx_runtime_on_the_runs_export(served, tmp_path):
+    """runtime=onnx: 404 naming the export command until the run is exported, then ONNX Runtime's answer, the
+    engine's to float32 precision; an export older than the weights served is refused, not silently used."""
+    pytest.importorskip("onnxruntime")
+    client, runs, ds = served
+    data = png_bytes(ds.X_test[11, 0])
+    export = runs / "cnn" / "export" / "model.onnx"
+    if not export.exists():  # the first time in this module
+        missing = post(client, "/api/runs/cnn/predict?runtime=onnx", data)
+        assert missing.status_code == 404 and "imgbench export" in missing.json()["error"], missing.text
+        proc = run_cli("export", runs / "cnn", "--format", "onnx")
+        assert proc.returncode == 0, proc.stderr
+    onnx = post(client, "/api/runs/cnn/predict?runtime=onnx&top_k=3&saliency=true", data)
+    engine = post(client, "/api/runs/cnn/predict?top_k=3&saliency=true", data).json()
+    assert onnx.status_code == 200, onnx.text
+    got = onnx.json()
+    assert got["runtime"] == "onnx" and engine["runtime"] == "engine"
+    assert got["label"] == engine["label"] and got["probabilities"] == pytest.approx(engine["probabilities"], abs=1e-5)
+    assert got["saliency"] == engine["saliency"]  # gradients come from the engine either way
+    weights = runs / "cnn" / "weights" / "best.npz"
+    before = weights.stat()
+    try:
+        os.utime(weights, ns=(before.st_atime_ns, export.stat().st_mtime_ns + 10**9))  # trained on after the export
+        stale = post(client, "/api/runs/cnn/predict?runtime=onnx", data)
+        assert stale.status_code == 422 and "older than the weights" in stale.json()["error"], stale.text
+    finally:
+        os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert post(client, "/api/runs/cnn/predict?runtime=onnx", data).status_code == 200
+    bad = post(client, "/api/runs/cnn/predict?runtime=tflite", data)
+    assert bad.status_code == 422 and "runtime" in bad.json()["error"]
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF"])
