@@ -1,13 +1,16 @@
 """Load on `imgbench serve`: N concurrent clients post one small PNG each, as fast as answers come back.
 
-Starts `imgbench serve RUN_DIR` on a free loopback port (or drives the server at --url), then for each
-endpoint and each client count keeps that many HTTP/1.1 keep-alive connections busy for --seconds (after
+Starts `imgbench serve RUN_DIR...` on a free loopback port (or drives the server at --url), then for each run,
+endpoint, runtime and client count keeps that many HTTP/1.1 keep-alive connections busy for --seconds (after
 a warm-up second that is not counted) and prints requests per second and the 50th and 99th percentile
-latency, one table row each.  The clients are asyncio sockets with the request bytes built once, so the
-load generator costs little CPU beside the server on the same machine; the machine's load average before
-the run is printed with the table, since other work on the cores changes the figures.
+latency, one table row each.  Runtimes: ``engine`` (the run's own engine: NumPy, PyTorch or Keras) and
+``onnx`` (ONNX Runtime on the run's export, predict only; export the run first with ``imgbench export RUN
+--format onnx``).  The clients are asyncio sockets with the request bytes built once, so the load generator
+costs little CPU beside the server on the same machine; the machine's load average before the run is
+printed with the table, since other work on the cores changes the figures.
 
-    python benchmarks/serve_load.py runs/mnist-cnn-small-numpy --clients 1,8 --seconds 10
+    python benchmarks/serve_load.py runs/mnist-cnn-small-numpy runs/mnist-cnn-small-torch \
+        --clients 1,8 --seconds 10 --runtimes engine,onnx
 """
 
 from __future__ import annotations
@@ -118,34 +121,72 @@ def wait_until_up(url: str, server: subprocess.Popen | None, log, seconds: float
             time.sleep(0.2)
 
 
-def _measure(args, url: str, run: Path, png: bytes) -> None:
-    """Print the table: one row per endpoint and client count."""
+def _engine(run: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load((run / "config.yaml").read_text()).get("engine"))
+
+
+def _rows(args, runs: list[Path]):
+    """(run, engine, endpoint, runtime, path) of every row: ONNX Runtime answers predict requests only."""
+    for run in runs:
+        for endpoint in args.endpoints.split(","):
+            for runtime in args.runtimes.split(","):
+                if runtime == "engine" or endpoint == "predict":
+                    sep = "&" if "?" in ENDPOINTS[endpoint] else "?"
+                    path = f"/api/runs/{run.name}/{ENDPOINTS[endpoint]}" + (
+                        f"{sep}runtime={runtime}" if runtime != "engine" else ""
+                    )
+                    yield run, _engine(run), endpoint, runtime, path
+
+
+def open_run(host: str, port: int, request: bytes) -> None:
+    """Send one request and wait for its answer: the server opens a run on its first request (seconds for a
+    Keras run), which must not fall into a measured row."""
+    with socket.create_connection((host, port), timeout=120) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+
+
+def _measure(args, url: str, runs: list[Path], png: bytes) -> None:
+    """Print the table: one row per run, endpoint, runtime and client count."""
     host, port = url.split("//")[1].split(":")
     load = os.getloadavg()
-    print(f"run {run.name}; {os.cpu_count()} CPUs, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{os.cpu_count()} CPUs, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"one {len(png)}-byte 28x28 PNG per request; {args.seconds:g} s a row after {args.warmup:g} s warm-up\n")
-    print("| endpoint | clients | requests | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for endpoint in args.endpoints.split(","):
-        request = request_bytes(host, f"/api/runs/{run.name}/{ENDPOINTS[endpoint]}", png)
+    print("| run | endpoint | runtime | clients | requests | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for run, engine, endpoint, runtime, path in _rows(args, runs):
+        request = request_bytes(host, path, png)
+        open_run(host, int(port), request.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
         for clients in map(int, args.clients.split(",")):
             lat, errors, took = asyncio.run(_load(host, int(port), request, clients, args.warmup, args.seconds))
             ms = np.asarray(lat) * 1e3
             p50, p99 = (np.percentile(ms, 50), np.percentile(ms, 99)) if len(ms) else (float("nan"),) * 2
             rate = len(lat) / took
-            print(f"| {endpoint} | {clients} | {len(lat)} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {len(errors)} |")
+            shown = "ONNX Runtime" if runtime == "onnx" else f"{engine} engine"
+            print(
+                f"| {run.name} | {endpoint} | {shown} | {clients} | {len(lat)} | {rate:.0f} | {p50:.1f} | "
+                f"{p99:.1f} | {len(errors)} |"
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir", help="a trained run (cnn-small on MNIST for the published figures)")
-    ap.add_argument("--url", help="drive this running server instead of starting one (it must serve RUN_DIR)")
+    ap.add_argument("run_dirs", nargs="+", help="trained runs (cnn-small on MNIST for the published figures)")
+    ap.add_argument("--url", help="drive this running server instead of starting one (it must serve the runs)")
     ap.add_argument("--clients", default="1,8", help="comma-separated numbers of concurrent clients")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured time per row")
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each row is measured")
     ap.add_argument("--endpoints", default="predict,activations", help=f"some of {', '.join(ENDPOINTS)}")
+    ap.add_argument("--runtimes", default="engine", help="engine (the run's own), onnx (ONNX Runtime), or both")
     args = ap.parse_args()
-    run = Path(args.run_dir)
+    runs = [Path(r) for r in args.run_dirs]
+    names = [r.name for r in runs]
+    if len(set(names)) < len(names):
+        sys.exit(f"serve_load: the runs must have different folder names, found {names}")
     png = digit_png()
     # The server's messages go to a file, not a pipe: a pipe nobody reads would stop the server once full.
     with tempfile.TemporaryFile() as log:
@@ -154,11 +195,11 @@ def main() -> None:
         if url is None:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            cmd = [sys.executable, "-m", "imgbench", "serve", str(run), "--port", str(port)]
+            cmd = [sys.executable, "-m", "imgbench", "serve", *map(str, runs), "--port", str(port)]
             server = subprocess.Popen(cmd, stderr=log)
         try:
             wait_until_up(url, server, log)
-            _measure(args, url, run, png)
+            _measure(args, url, runs, png)
         finally:
             if server is not None:
                 server.terminate()
