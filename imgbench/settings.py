@@ -65,9 +65,10 @@ SELECTIONS = {"best-val-acc": "val_acc", "best-val-loss": "val_loss", "last": No
 EVALUATION_SPLITS = ("test", "val")  # what metrics.json scores: the test split, or the validation split
 
 SEED_RANGE = (0, 2**32 - 1)  # NumPy's legacy seed takes 32 bits
+NAME_CHARS = "A-Za-z0-9._+@-"  # of a run or study name: one folder name on every file system, no shell quoting
 SAFE_NAME = Text(
-    pattern=r"[A-Za-z0-9_][A-Za-z0-9._+-]*",
-    words="a name of letters, digits and . _ + - that starts with a letter, a digit or _ (one folder name)",
+    pattern=rf"[A-Za-z0-9_][{NAME_CHARS}]*",
+    words="a name of letters, digits and . _ + @ - that starts with a letter, a digit or _ (one folder name)",
 )
 
 # Command-line groups of the flags, in --help order.
@@ -121,7 +122,13 @@ class TrainConfig:
 class RunSettings:
     """Everything that defines a run; saved as config.yaml and accepted back by ``--config``."""
 
-    dataset: str = setting("digits", Text(), "mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH", DATA)
+    dataset: str = setting(
+        "digits",
+        Text(),
+        "mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH; NAME@N keeps the first N training "
+        "images of each class",
+        DATA,
+    )
     model: str = setting("mlp", Text(), "zoo name (see 'imgbench models') or a YAML/JSON spec file", DATA)
     engine: str = setting("numpy", Choice(_engines), "the framework that trains the model", DATA)
     root: str | None = setting(None, Text(optional=True), "directory searched first for named datasets", DATA, "DIR")
@@ -129,6 +136,14 @@ class RunSettings:
         None, dataclasses.replace(SAFE_NAME, optional=True), "run name (a numeric suffix is added on clashes)", RUN
     )
     runs_dir: str = setting("runs", Text(), "where run directories go", RUN, "DIR")
+    variant: str | None = setting(
+        None,
+        dataclasses.replace(SAFE_NAME, optional=True),
+        "a word that tells this run from others of the same dataset, model and engine (a study group's "
+        "'variant': transfer, say); it joins the run name and the report's label",
+        RUN,
+        "WORD",
+    )
     image_size: int | None = setting(None, Integer(1, optional=True), "resize folder images to NxN", DATA, "N")
     device: str = setting("auto", Choice(_devices), "torch engine device", TORCH)
     threads: int | None = setting(None, Integer(1, optional=True), "torch engine CPU threads", TORCH, "N")
@@ -297,16 +312,24 @@ STUDY_KEYS: dict[str, Setting] = {
     "seeds": Setting(ListOf(Integer(*SEED_RANGE)), [0], "the seeds every run is trained with"),
     "train": Setting(Table(optional=True), {}, "TrainConfig settings for every run (all but seed)"),
     "settings": Setting(Table(optional=True), {}, "other run settings for every run"),
-    "datasets": Setting(ListOf(Text()), None, "the datasets (names, folder:PATH or csv:PATH)"),
+    "datasets": Setting(
+        ListOf(Text()), None, "the datasets (names, folder:PATH or csv:PATH; NAME@N: N training images per class)"
+    ),
     "models": Setting(ListOf(Text()), None, "the models (zoo names or spec files)"),
     "engines": Setting(ListOf(Choice(_engines)), None, "the engines"),
     "groups": Setting(Kind(optional=True), [], "several groups, each with its own datasets, models, engines, ..."),
+    "variant": Setting(
+        dataclasses.replace(SAFE_NAME, optional=True),
+        None,
+        "a group's word that sets its runs apart from other groups' runs of the same dataset, model and engine "
+        "(in run names and report labels); a group with settings.init_from is 'transfer' unless named",
+    ),
     "reported": Setting(Table(optional=True), None, "figures a classic study reported: source and rows"),
     # may be empty: Study.to_dict records [] when a study has no notes, and study.yaml must load back.
     "notes": Setting(ListOf(Text(), optional=True, may_be_empty=True), None, "notes printed in the report"),
     "root": Setting(Text(optional=True), None, "directory searched first for named datasets"),
 }
-GROUP_KEYS = ("datasets", "models", "engines", "seeds", "train", "settings")
+GROUP_KEYS = ("datasets", "models", "engines", "seeds", "variant", "train", "settings")
 # The RunSettings a study's settings: section may hold; the rest are fixed by the study or per run.
 STUDY_RUN_SETTINGS = (
     "image_size",
@@ -317,4 +340,9 @@ STUDY_RUN_SETTINGS = (
     "early_stopping",
     "patience",
     "log",
+    "init_from",
+    "new_head",
+    "freeze",
+    "unfreeze_after",
+    "head_lr",
 )

@@ -1,4 +1,5 @@
-"""Dataset names: ``mnist`` and the other catalog names, or ``<format>:PATH`` for a user's own data.
+"""Dataset names: ``mnist`` and the other catalog names, or ``<format>:PATH`` for a user's own data; either
+may end in ``@N``, the first N training images of each class (a small labelled subset, as in transfer learning).
 
 Every question about a name (which format, which canonical spelling, how to
 show it, how to record it) is answered here through the format registry.
@@ -6,20 +7,43 @@ show it, how to record it) is answered here through the format registry.
 
 from __future__ import annotations
 
+import re
+
 from ..errors import ImgbenchError
 from .catalog import ALIASES, CATALOG
 from .formats import FORMATS, DatasetFormat, path_format, path_formats
 
+_SUBSET = re.compile(r"^(?P<base>.+)@(?P<per_class>[^@/\\]*)$")
+
+
+def split_subset(name: str) -> tuple[str, int | None]:
+    """``("mnist", 10)`` for ``mnist@10`` (10 training images per class); ``(name, None)`` without ``@N``."""
+    m = _SUBSET.match(name)
+    if m is None:
+        return name, None
+    text = m["per_class"]
+    if not text.isdigit() or int(text) < 1:
+        raise ImgbenchError(
+            f"dataset '{name}': expected '@N' with N a whole number of training images per class (at least 1) "
+            f"after the name, found '@{text}'"
+        )
+    return m["base"], int(text)
+
+
+def _with_subset(base: str, per_class: int | None) -> str:
+    return base if per_class is None else f"{base}@{per_class}"
+
 
 def resolve_name(name: str) -> str:
-    """Canonical dataset name (aliases and case folded); ``<format>:PATH`` kept as given."""
-    if path_format(name) is not None:
+    """Canonical dataset name (aliases and case folded); ``<format>:PATH`` kept as given; ``@N`` kept."""
+    base, per_class = split_subset(name)
+    if path_format(base) is not None:
         return name
-    key = name.lower()
+    key = base.lower()
     key = ALIASES.get(key, key)
     if key not in CATALOG:
         raise ImgbenchError(f"unknown dataset '{name}': expected one of {dataset_choices()}")
-    return key
+    return _with_subset(key, per_class)
 
 
 def dataset_choices() -> str:
@@ -31,15 +55,17 @@ def dataset_choices() -> str:
 
 def format_of(name: str) -> DatasetFormat:
     """The format that reads dataset ``name`` (a catalog name, an alias or ``<format>:PATH``)."""
-    fmt = path_format(name)
-    return fmt if fmt is not None else FORMATS[CATALOG[resolve_name(name)].format]
+    base = split_subset(name)[0]
+    fmt = path_format(base)
+    return fmt if fmt is not None else FORMATS[CATALOG[split_subset(resolve_name(name))[0]].format]
 
 
 def short_name(name: str) -> str:
     """A dataset name fit for run names and tables: ``mnist`` for ``mnist``, ``cifar10-jpg`` for
     ``folder:/data/cifar10-jpg``."""
-    fmt = path_format(name)
-    return fmt.short_name(name) if fmt is not None else name
+    base, per_class = split_subset(name)
+    fmt = path_format(base)
+    return _with_subset(fmt.short_name(base) if fmt is not None else base, per_class)
 
 
 def absolute_dataset_name(name: str) -> str:
@@ -48,5 +74,6 @@ def absolute_dataset_name(name: str) -> str:
     Run records store this form, so evaluating or resuming a run from another
     working directory reads the same files.
     """
-    fmt = path_format(name)
-    return fmt.absolute_name(name) if fmt is not None else name
+    base, per_class = split_subset(name)
+    fmt = path_format(base)
+    return _with_subset(fmt.absolute_name(base) if fmt is not None else base, per_class)

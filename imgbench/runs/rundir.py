@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ImgbenchError
 from ..fileio import writing
+from ..settings import NAME_CHARS
 from .lock import FileLock, LockHeldError, run_lock
 
 
@@ -29,8 +30,8 @@ def claim_run_dir(runs_dir: str | Path, name: str, exact: bool = False) -> tuple
     runs have fixed names).  The lock is taken before the folder is made, so no other process ever sees
     the new folder without an owner.
     """
-    if not re.fullmatch(r"[A-Za-z0-9._+-]+", name) or name.startswith("."):
-        raise ImgbenchError(f"run name '{name}' may contain only letters, digits and . _ + - (no '.' first)")
+    if not re.fullmatch(f"[{NAME_CHARS}]+", name) or name.startswith("."):
+        raise ImgbenchError(f"run name '{name}' may contain only letters, digits and . _ + @ - (no '.' first)")
     runs_dir = Path(runs_dir)
     with writing(runs_dir):
         runs_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from ..errors import ImgbenchError
 from ..evaluation import classification_metrics, inference_speed
 from ..fileio import read_json, read_yaml, write_json, write_yaml, writing
 from ..kinds import located
-from ..settings import SELECTIONS, RunSettings, check_run
+from ..settings import NAME_CHARS, SELECTIONS, RunSettings, check_run
 from ..specs import SpecError, build_spec, resolve
 from ..training import Callback, EarlyStopping, History, Progress, TrainingLoop
 from ..training.checkpoint import PROGRESS, DamagedCheckpointError, RunWriter, discard_uncommitted, read_checkpoint
@@ -173,8 +173,9 @@ def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callback
     engine = _engine(settings, spec)
     phases = _transfer(settings, engine, initialise=True)  # before the run directory: its errors leave none
     # A spec's name is free text ("my net"); in the default run name it becomes a folder-safe word ("my-net").
-    model_word = re.sub(r"[^A-Za-z0-9._+-]+", "-", spec["name"]).strip("-.") or "model"
-    name = settings.name or f"{short_name(ds.name)}-{model_word}-{engine.name}"
+    model_word = re.sub(f"[^{NAME_CHARS}]+", "-", spec["name"]).strip("-.") or "model"
+    variant = f"-{settings.variant}" if settings.variant else ""
+    name = settings.name or f"{short_name(ds.name)}-{model_word}-{engine.name}{variant}"
     run, lock = claim_run_dir(settings.runs_dir, name, exact=exact_name)
     with lock:
         try:

@@ -38,9 +38,14 @@ from ..runs.health import FINISHED, MISSING, RESUMABLE, run_state
 from ..runs.index import RunIndex
 from ..runs.lock import LockHeldError, run_lock, study_lock
 from ..runs.results import StudyDir
+from ..settings import RunSettings
 from ..training.checkpoint import DamagedCheckpointError
 from .executors import OWNER_GRACE_SECONDS, check_executor, open_executor
 from .studyfile import PlannedRun, Study, plan_runs
+
+# Run settings besides data, model, engine and train: that make a run another run (runs recorded before a
+# setting existed hold its default).
+COMPARED_SETTINGS = ("variant", "init_from", "new_head", "freeze", "unfreeze_after", "head_lr")
 
 
 def execute_run(
@@ -123,13 +128,16 @@ def _comparable(config: dict, planned: PlannedRun) -> bool:
         and config.get("model") == s.model
         and config.get("engine") == s.engine
         and (config.get("train") or {}) == s.train.to_dict()
+        and all(config.get(k, getattr(RunSettings, k)) == getattr(s, k) for k in COMPARED_SETTINGS)
     )
 
 
 def _train_all(
     todo: list[PlannedRun], runs_dir: Path, workers: int, wait: bool, say, executor: str, address: str | None
 ) -> None:
-    """Execute the runs ``todo`` on ``executor`` (here or in ``workers`` processes, or Ray), saying each result."""
+    """Execute the runs ``todo`` on ``executor`` (here or in ``workers`` processes, or Ray), saying each result.
+
+    A run that starts from another run of the study (``after``) is submitted once that run has finished."""
     if not todo:
         return
     width = len(str(len(todo)))
@@ -145,13 +153,19 @@ def _train_all(
             say(pool.about)
         for p in todo:
             pool.share(p.settings)
-        queued = list(reversed(todo))
+        queued = list(todo)
+        unfinished = {p.key for p in todo}
         pending: set[futures.Future] = set()
         i = 0
         while queued or pending:
-            while queued and (pool.slots is None or len(pending) < pool.slots):
-                p = queued.pop()
-                pending.add(pool.submit(execute_run, p, wait, pool.owner_grace, run=p.settings))
+            while pool.slots is None or len(pending) < pool.slots:
+                ready = next((q for q in queued if q.after is None or q.after not in unfinished), None)
+                if ready is None:
+                    break
+                queued.remove(ready)
+                pending.add(pool.submit(execute_run, ready, wait, pool.owner_grace, run=ready.settings))
+            if not pending:  # plan_runs checks that every 'after' is a run of the study: a cycle, then
+                raise ImgbenchError(f"runs that start from each other: {', '.join(q.key for q in queued)}")
             finished, pending = futures.wait(pending, return_when=futures.FIRST_EXCEPTION)
             for f in finished:
                 error = f.exception()
@@ -160,6 +174,7 @@ def _train_all(
                         other.cancel()
                     raise error
                 i += 1
+                unfinished.discard(f.result()[0])
                 done(i, *f.result())
 
 

@@ -115,7 +115,7 @@ def confusion_figures(figs: Figures, dataset: str, groups: list[Group]) -> list[
     confusion = []
     for g in groups:
         cm = np.sum([np.asarray(r.metrics["confusion_matrix"]) for r in g.runs], axis=0)
-        name = f"{dataset}-cm-{g.model}-{g.engine}"
+        name = f"{dataset}-cm-{g.model}-{g.engine}" + (f"-{g.variant}" if g.variant else "")
         seeds = f"summed over {len(g.runs)} seeds" if len(g.runs) > 1 else f"seed {g.runs[0].seed}"
         plot_confusion_matrix(cm, class_names, figs.path(name), f"{g.label} on {dataset} ({seeds})")
         confusion.append(figs.entry(name, f"{g.label}: confusion matrix, {seeds}."))

@@ -60,8 +60,12 @@ class RunRecord:
         return int(self.config.get("train", {}).get("seed", 0))
 
     @property
+    def variant(self) -> str | None:
+        return self.config.get("variant")
+
+    @property
     def label(self) -> str:
-        return f"{self.model} / {self.engine}"
+        return label_of(self.model, self.engine, self.variant)
 
     @cached_property
     def predictions(self) -> dict[str, np.ndarray]:
@@ -69,18 +73,24 @@ class RunRecord:
         return read_predictions(self.path)
 
 
+def label_of(model: str, engine: str, variant: str | None = None) -> str:
+    """How the report names a group of runs: ``cnn-small / torch``, or ``cnn-small / torch / transfer``."""
+    return f"{model} / {engine}" + (f" / {variant}" if variant else "")
+
+
 @dataclass
 class Group:
-    """The runs of one (dataset, model, engine), one per seed."""
+    """The runs of one (dataset, model, engine, variant), one per seed."""
 
     dataset: str
     model: str
     engine: str
+    variant: str | None = None
     runs: list[RunRecord] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.engine}"
+        return label_of(self.model, self.engine, self.variant)
 
     def values(self, key: str) -> list[float]:
         return [float(r.metrics[key]) for r in self.runs if r.metrics.get(key) is not None]
@@ -126,7 +136,7 @@ def group_runs(records: list[RunRecord]) -> dict[str, list[Group]]:
     """Groups per dataset, in the order the runs came."""
     by_key: dict[tuple, Group] = {}
     for r in records:
-        key = (r.dataset, r.model, r.engine)
+        key = (r.dataset, r.model, r.engine, r.variant)
         by_key.setdefault(key, Group(*key)).runs.append(r)
     out: dict[str, list[Group]] = {}
     for g in by_key.values():

@@ -12,12 +12,19 @@ A study is YAML::
     engines: [numpy, torch]
     groups:                                     # ...or several, each with its own lists
       - {datasets: [cifar10], models: [ann-256k, cnn-250k], engines: [keras], train: {epochs: 15}}
+      - datasets: [mnist@10]                    # fine-tuned from another run of the study, seed for seed
+        models: [cnn-small]
+        engines: [torch]
+        variant: transfer                       # joins run names and report labels (default for init_from)
+        settings: {init_from: "fashion-mnist-cnn-small-torch-seed{seed}", new_head: true}
     reported:                                   # figures a classic study reported (optional)
       source: "where they come from"
       rows: [{dataset: cifar10, model: ann-256k, engine: keras, accuracy: 0.47, f1_macro: 0.45}]
 
-Every run of a study gets a fixed name, ``<dataset>-<model>-<engine>-seed<S>``,
-so running the study again finds the runs that are already finished.
+Every run of a study gets a fixed name, ``<dataset>-<model>-<engine>[-<variant>]-seed<S>``,
+so running the study again finds the runs that are already finished.  A group's ``settings.init_from`` may
+name another run of the study (``{seed}`` stands for the run's own seed): it is trained first, and the group's
+runs start from its weights.
 """
 
 from __future__ import annotations
@@ -28,24 +35,29 @@ from pathlib import Path
 from typing import Any
 
 from ..data import short_name
-from ..engines import ENGINES
+from ..engines import ENGINES, WEIGHT_SUFFIX
 from ..fileio import read_yaml
 from ..kinds import SettingError, check_keys, definitions, located
 from ..settings import GROUP_KEYS, STUDY_KEYS, STUDY_RUN_SETTINGS, RunSettings, TrainConfig, check_run
 
 _LIST_KEYS = ("datasets", "models", "engines")
+WEIGHT_SUFFIXES = {*WEIGHT_SUFFIX.values(), ".safetensors", ".h5"}
 
 # A named dataset missing under --root, and the image-folder copy of it used instead.
 FOLDER_FALLBACKS = {"cifar10": "cifar10-jpg"}
 
 
+TRANSFER_VARIANT = "transfer"  # the variant of a group that starts from other weights and names none
+
+
 @dataclass
 class PlannedRun:
-    """One run of a study: its fixed name and its settings."""
+    """One run of a study: its fixed name, its settings, and the run of the study it starts from (if any)."""
 
     key: str
     settings: RunSettings
     dataset_label: str
+    after: str | None = None
 
 
 @dataclass
@@ -128,6 +140,8 @@ def _group(g: Any, where: str) -> dict:
         group: dict[str, Any] = {k: _value(g, k) for k in _LIST_KEYS}
         if "seeds" in g:
             group["seeds"] = _value(g, "seeds")
+        if g.get("variant") is not None:
+            group["variant"] = _value(g, "variant")
         if g.get("train"):
             group["train"] = _train(g["train"])
         if g.get("settings"):
@@ -146,7 +160,10 @@ def parse_study(data: object, where: str = "study") -> Study:
         if not isinstance(raw_groups, list):
             raise SettingError(f"'groups' must be a list of groups, found {raw_groups!r}")
     if any(k in data for k in _LIST_KEYS):
-        raw_groups = [{k: data.get(k) for k in _LIST_KEYS}, *raw_groups]
+        top = {k: data.get(k) for k in _LIST_KEYS}
+        if data.get("variant") is not None:  # like the lists, the top level's variant is its own group's
+            top["variant"] = data["variant"]
+        raw_groups = [top, *raw_groups]
     if not raw_groups:
         raise _fail(where, "no runs: give datasets, models and engines (or a list of groups)")
     groups = [_group(g, f"{where}, group {i + 1}") for i, g in enumerate(raw_groups)]
@@ -211,14 +228,17 @@ def plan_runs(
                 if note:
                     notes.append(note)
             real, _ = resolved[dataset]
+            variant = group.get("variant") or (TRANSFER_VARIANT if extra.get("init_from") else None)
             for model in group["models"]:
                 for engine in group["engines"]:
                     for seed in group.get("seeds", study.seeds):
                         model_tag = Path(model).stem if model.endswith((".yaml", ".yml", ".json")) else model
-                        key = f"{short_name(real)}-{model_tag}-{engine}-seed{seed}"
+                        tag = f"-{variant}" if variant else ""
+                        key = f"{short_name(real)}-{model_tag}-{engine}{tag}-seed{seed}"
                         if key in seen:
                             continue
                         seen.add(key)
+                        source, after = _init_from(extra.get("init_from"), seed, runs_dir)
                         settings = RunSettings(
                             dataset=real,
                             model=model,
@@ -228,8 +248,34 @@ def plan_runs(
                             runs_dir=str(runs_dir),
                             quiet=True,
                             study=study.name,
+                            variant=variant,
                             train=TrainConfig(**copy.deepcopy(train), seed=seed),
-                            **extra,
+                            **{**extra, "init_from": source},
                         )
-                        planned.append(PlannedRun(key, settings, dataset))
+                        planned.append(PlannedRun(key, settings, dataset, after))
+    missing = [p for p in planned if p.after is not None and p.after not in seen]
+    if missing:
+        raise SettingError(
+            f"settings.init_from of run {missing[0].key}: expected a run of this study, found "
+            f"'{missing[0].after}'; the study's runs are {', '.join(p.key for p in planned if p.after is None)}"
+        )
     return planned, notes
+
+
+def _init_from(value: str | None, seed: int, runs_dir: str | Path) -> tuple[str | None, str | None]:
+    """Where a run's ``init_from`` points (``{seed}`` filled in), and the study run it names, if it names one.
+
+    A plain name (no folder separator, no weights suffix) is a run of the study, found in the study's runs
+    folder; anything else is a path, used as given."""
+    if value is None:
+        return None, None
+    try:
+        filled = value.format(seed=seed)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SettingError(
+            f"settings.init_from: expected a run name or path in which '{{seed}}' is the only placeholder, "
+            f"found {value!r} ({exc})"
+        ) from None
+    if "/" in filled or "\\" in filled or Path(filled).suffix in WEIGHT_SUFFIXES:
+        return filled, None
+    return str(Path(runs_dir) / filled), filled
