@@ -96,6 +96,12 @@ def test_contract_shapes_dtypes_and_layout(engine_name, tmp_path):
 
     assert engine.attention_maps(X[:2]) == {}  # no attention in this model
 
+    # Asked again after the weights changed (training, a load): the new weights' outputs, not a cached model's.
+    engine.fit_batch(X, y)
+    again = engine.activations(X[:2])
+    np.testing.assert_allclose(again[SPEC["layers"][-1]["name"]], engine.predict_logits(X[:2]), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(again["conv1"], maps["conv1"])
+
     grad = engine.input_gradient(X[:2], [0, 2])
     assert grad.shape == (2, 1, 8, 8) and np.abs(grad).sum() > 0
 

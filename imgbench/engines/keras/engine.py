@@ -61,6 +61,7 @@ class KerasEngine:
         self.spec = spec
         self.num_classes = spec["num_classes"]
         self.model = build_keras_model(spec, options.seed)
+        self._probes: dict[tuple[str, ...], Any] = {}  # activations' multi-output models, by layer names
         # Counted now: freezing a layer makes its weights non-trainable, but they are still the model's.
         self._param_count = int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
         self.options = options
@@ -109,7 +110,15 @@ class KerasEngine:
     def activations(self, X: np.ndarray, layer_names=None) -> dict[str, np.ndarray]:
         """Outputs of the named top-level layers (all if None), converted to NCHW / (N, F)."""
         names = [l["name"] for l in self.spec["layers"] if layer_names is None or l["name"] in layer_names]
-        probe = keras.Model(self.model.inputs, [self.model.get_layer(keras_name(n)).output for n in names])
+        # One probe per set of layers, kept: it shares the model's layers (and so its current weights), and
+        # building a Model and tracing its predict function again on every call cost about 45 ms a call,
+        # which a served page asking for feature maps on every stroke felt.
+        probe = self._probes.get(tuple(names))
+        if probe is None:
+            probe = keras.Model(self.model.inputs, [self.model.get_layer(keras_name(n)).output for n in names])
+            if len(self._probes) >= 8:
+                self._probes.clear()
+            self._probes[tuple(names)] = probe
         outs = probe.predict_on_batch(self._x(X))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs, strict=True)}
