@@ -281,6 +281,11 @@ def check_run(settings: RunSettings, given: Collection[str] = (), label: Callabl
     if settings.evaluate == "val" and t.val_split == 0:
         raise SettingError(f"{label('evaluate')} val needs validation data, but {label('train.val_split')} is 0")
     _check_transfer(settings, chosen, label)
+    from .engines.base import weight_decay_problem  # the engines' registry imports this module
+
+    problem = weight_decay_problem(settings.engine, t.optimizer, t.weight_decay)
+    if problem:
+        raise SettingError(f"{label('train.weight_decay')}: {problem}")
     if chosen("train.warmup_steps") and t.schedule != "cosine":
         raise SettingError(
             f"{label('train.warmup_steps')} {t.warmup_steps} applies only to the cosine schedule, "

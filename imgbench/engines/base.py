@@ -207,6 +207,9 @@ class EngineInfo:
     environ: dict[str, str] = field(default_factory=dict)  # defaults set before the first import
     quiet_import: bool = False  # silence native stderr while the framework starts (TensorFlow's INFO lines)
     uses: tuple[str, ...] = _TRAINING  # the EngineOptions it honours; others warn when set
+    # Whether --weight-decay works with sgd and adam (L2 on every parameter, as PyTorch applies it); an engine
+    # that only has decoupled decay (adamw) refuses rather than silently train something different.
+    coupled_weight_decay: bool = True
 
 
 ENGINES: dict[str, EngineInfo] = {
@@ -230,8 +233,21 @@ ENGINES: dict[str, EngineInfo] = {
         # TensorFlow's start-up INFO lines are noise in a CLI.
         environ={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"},
         quiet_import=True,
+        # Keras's weight_decay is decoupled; PyTorch-style L2 would need a custom train step per backend.
+        coupled_weight_decay=False,
     ),
 }
+
+
+def weight_decay_problem(engine: str, optimizer: str, weight_decay: float) -> str | None:
+    """Why ``engine`` cannot train with ``weight_decay`` under ``optimizer`` (None when it can): checked by
+    :func:`~imgbench.settings.check_run` before a run starts and by the engine itself."""
+    if weight_decay and optimizer in ("sgd", "adam") and not ENGINES[engine].coupled_weight_decay:
+        return (
+            f"the {engine} engine supports weight decay only with optimizer adamw (decoupled); "
+            f"'{optimizer}' with weight decay {weight_decay:g} would differ from the other engines"
+        )
+    return None
 WEIGHT_SUFFIX: dict[str, str] = {name: info.weight_suffix for name, info in ENGINES.items()}
 
 

@@ -29,6 +29,11 @@ FLAGS = [
     ("lr-nan", ["train", "--lr", "nan"], ["--lr", "nan", "finite"]),
     ("lr-inf", ["train", "--lr", "inf"], ["--lr", "inf", "finite"]),
     ("weight-decay-negative", ["train", "--weight-decay=-1e-4"], ["--weight-decay", "-0.0001", ">= 0"]),
+    (
+        "keras-weight-decay-with-adam",
+        ["train", "--engine", "keras", "--weight-decay", "1e-4"],
+        ["--weight-decay", "keras engine", "only with optimizer adamw"],
+    ),
     ("val-split-1", ["train", "--val-split", "1"], ["--val-split", "1.0", "[0, 1)"]),
     ("val-split-negative", ["train", "--val-split", "-0.1"], ["--val-split", "-0.1"]),
     ("label-smoothing-1", ["train", "--label-smoothing", "1"], ["--label-smoothing", "1.0", "[0, 1)"]),

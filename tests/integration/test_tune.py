@@ -15,6 +15,7 @@ import pytest
 
 from imgbench.kinds import SettingError
 from imgbench.training.history import read_history
+from imgbench.tune.presets import PRESETS, chosen_space
 from imgbench.tune.space import load_space
 
 from .test_cli_data import assert_clean_error, run_cli
@@ -171,3 +172,22 @@ def test_bad_space_on_the_command_line_and_a_knob_that_does_not_fit(tmp_path):
     assert_clean_error(run_cli("tune", "--preset", "nope"), "unknown preset 'nope'")
     listed = run_cli("tune", "--list-presets")
     assert listed.returncode == 0 and "cnn-125k-fashion" in listed.stdout
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_passes_the_rules_at_every_corner_of_its_space(name):
+    """A preset is checked like a user's file (every extreme of its space against check_run, the engines'
+    own rules included), so one that cannot train fails here, not an hour into a search."""
+    space = chosen_space(preset_name=name)
+    assert space.params and space.description
+
+
+def test_a_space_that_an_engine_cannot_train_is_refused_before_any_trial(tmp_path):
+    path = tmp_path / "decay.yaml"
+    path.write_text(
+        "name: decay\ndataset: digits\nmodel: mlp-small\nengine: keras\n"
+        "space:\n  train.weight_decay: {low: 1.0e-6, high: 1.0e-3, log: true}\n"
+    )
+    proc = run_cli("tune", path, "--out", tmp_path / "out")
+    assert_clean_error(proc, str(path), "only with optimizer adamw")
+    assert not (tmp_path / "out").exists()

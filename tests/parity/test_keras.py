@@ -78,7 +78,7 @@ def test_activations_come_back_nchw():
 
 
 def test_coupled_weight_decay_is_refused():
-    with pytest.raises(ImgbenchError, match="only with --optimizer adamw"):
+    with pytest.raises(ImgbenchError, match="only with optimizer adamw"):
         KerasEngine(build_spec("mlp-small", [1, 8, 8], 10), optimizer="adam", weight_decay=1e-4)
 
 

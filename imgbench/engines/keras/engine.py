@@ -14,7 +14,15 @@ import numpy as np
 
 from ...errors import ImgbenchError
 from ...specs import walk
-from ..base import EngineOptions, engine_options, in_layers, pick_optimizer, reading_weights, zero_logits
+from ..base import (
+    EngineOptions,
+    engine_options,
+    in_layers,
+    pick_optimizer,
+    reading_weights,
+    weight_decay_problem,
+    zero_logits,
+)
 from .layout import nchw_to_nhwc, nhwc_to_nchw
 from .model import (
     _TransformerBlock,
@@ -35,16 +43,12 @@ _OPTIMIZERS = {
 
 
 def make_optimizer(options: EngineOptions) -> Any:
-    """The Keras optimiser ``options.optimizer``; L2 weight decay (sgd, adam) is refused, see below."""
-    name, weight_decay = options.optimizer, options.weight_decay
-    if weight_decay and name in ("sgd", "adam"):
-        # Keras's weight_decay is decoupled; PyTorch-style L2 on every parameter would need a custom
-        # train step per backend.  Refuse rather than silently train something different.
-        raise ImgbenchError(
-            f"the keras engine supports weight decay only with --optimizer adamw "
-            f"(decoupled); '{name}' with --weight-decay would differ from the other engines"
-        )
-    return pick_optimizer(_OPTIMIZERS, name)(options)
+    """The Keras optimiser ``options.optimizer``; L2 weight decay (sgd, adam) is refused
+    (:func:`~imgbench.engines.base.weight_decay_problem`)."""
+    problem = weight_decay_problem("keras", options.optimizer, options.weight_decay)
+    if problem:
+        raise ImgbenchError(problem)
+    return pick_optimizer(_OPTIMIZERS, options.optimizer)(options)
 
 
 class KerasEngine:
