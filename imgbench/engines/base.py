@@ -248,6 +248,8 @@ def weight_decay_problem(engine: str, optimizer: str, weight_decay: float) -> st
             f"'{optimizer}' with weight decay {weight_decay:g} would differ from the other engines"
         )
     return None
+
+
 WEIGHT_SUFFIX: dict[str, str] = {name: info.weight_suffix for name, info in ENGINES.items()}
 
 
