@@ -125,8 +125,8 @@ class RunSettings:
     dataset: str = setting(
         "digits",
         Text(),
-        "mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH; NAME@N keeps the first N training "
-        "images of each class",
+        "mnist, fashion-mnist, cifar10, digits, folder:PATH or csv:PATH; NAME[5-9] keeps those classes, NAME@N "
+        "the first N training images of each class",
         DATA,
     )
     model: str = setting("mlp", Text(), "zoo name (see 'imgbench models') or a YAML/JSON spec file", DATA)
@@ -318,7 +318,9 @@ STUDY_KEYS: dict[str, Setting] = {
     "train": Setting(Table(optional=True), {}, "TrainConfig settings for every run (all but seed)"),
     "settings": Setting(Table(optional=True), {}, "other run settings for every run"),
     "datasets": Setting(
-        ListOf(Text()), None, "the datasets (names, folder:PATH or csv:PATH; NAME@N: N training images per class)"
+        ListOf(Text()),
+        None,
+        "the datasets (names, folder:PATH or csv:PATH; NAME[5-9]: those classes; NAME@N: N training images per class)",
     ),
     "models": Setting(ListOf(Text()), None, "the models (zoo names or spec files)"),
     "engines": Setting(ListOf(Choice(_engines)), None, "the engines"),

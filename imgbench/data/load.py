@@ -2,8 +2,8 @@
 
 Names: ``mnist``, ``fashion-mnist``, ``cifar10``, ``digits`` (the catalog),
 and ``folder:PATH`` / ``csv:PATH`` for a user's own data (the path formats of
-:data:`~imgbench.data.formats.FORMATS`); ``NAME@N`` keeps the first N training
-images of each class (:func:`per_class_subset`).
+:data:`~imgbench.data.formats.FORMATS`); ``NAME[5-9]`` keeps those classes and
+``NAME@N`` the first N training images of each class (see :mod:`.names`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from .dataset import Dataset
 from .download import download_dataset
 from .formats import LoadOptions
 from .locate import download_root, expected_files, find_dataset, search_roots
-from .names import format_of, resolve_name, short_name, split_subset
-from .splits import per_class_subset
+from .names import format_of, parse_selection, resolve_name, short_name
+from .selection import select
 
 __all__ = ["load_dataset", "locate_or_download", "resolve_name", "short_name"]
 
@@ -70,7 +70,8 @@ def load_dataset(
     unreadable files an error instead of a warning.  Folders and CSVs without
     their own test split are split with ``test_fraction`` and ``split_seed``.
     """
-    name, per_class = split_subset(resolve_name(name))
+    selection = parse_selection(resolve_name(name))
+    name = selection.base
     fmt = format_of(name)
     options = LoadOptions(image_size=image_size, strict=strict, test_fraction=test_fraction, split_seed=split_seed)
     if fmt.prefix:
@@ -79,4 +80,4 @@ def load_dataset(
         info = CATALOG[name]
         folder = locate_or_download(info, root, offline) if fmt.holds is not None else None
         ds = fmt.read(name, folder, options)
-    return ds if per_class is None else per_class_subset(ds, per_class)
+    return select(ds, selection)

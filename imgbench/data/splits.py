@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import DataFormatError
-from .dataset import Dataset
 
 ScalarT = TypeVar("ScalarT", bound=np.generic)
 
@@ -104,21 +102,3 @@ class Normalizer:
     def from_dict(cls, d: Mapping[str, Sequence[float]]) -> Normalizer:
         """Inverse of :meth:`to_dict`."""
         return cls(d["mean"], d["std"])
-
-
-def per_class_subset(ds: Dataset, per_class: int) -> Dataset:
-    """``ds`` with only the first ``per_class`` training images of each class (in the order the files hold
-    them), the test split whole, named ``NAME@N``.
-
-    The first images, not a random draw: the subset is the same for every seed and every engine, so runs on
-    it differ only in what the seed changes (initialisation, shuffling), and the comparison between them is
-    paired.  A class with fewer images keeps them all, which the subset's ``meta`` records.
-    """
-    y = ds.y_train
-    keep = np.sort(np.concatenate([np.flatnonzero(y == k)[:per_class] for k in range(len(ds.class_names))]))
-    counts = np.bincount(y[keep], minlength=len(ds.class_names))
-    short = [ds.class_names[k] for k in np.flatnonzero(counts < per_class)]
-    meta = {**ds.meta, "subset": {"per_class": per_class, "of": ds.name, "train_images": int(len(keep))}}
-    if short:
-        meta["subset"]["classes_with_fewer"] = short
-    return replace(ds, name=f"{ds.name}@{per_class}", X_train=ds.X_train[keep], y_train=y[keep], meta=meta)

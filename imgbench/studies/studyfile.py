@@ -12,11 +12,12 @@ A study is YAML::
     engines: [numpy, torch]
     groups:                                     # ...or several, each with its own lists
       - {datasets: [cifar10], models: [ann-256k, cnn-250k], engines: [keras], train: {epochs: 15}}
-      - datasets: [mnist@10]                    # fine-tuned from another run of the study, seed for seed
+      - {datasets: ["mnist[0-4]"], models: [cnn-small], engines: [torch]}
+      - datasets: ["mnist[5-9]@5"]              # classes 5-9, 5 training images each (data/names.py)
         models: [cnn-small]
         engines: [torch]
         variant: transfer                       # joins run names and report labels (default for init_from)
-        settings: {init_from: "fashion-mnist-cnn-small-torch-seed{seed}", new_head: true}
+        settings: {init_from: "mnist.0-4-cnn-small-torch-seed{seed}", new_head: true}  # seed for seed
     reported:                                   # figures a classic study reported (optional)
       source: "where they come from"
       rows: [{dataset: cifar10, model: ann-256k, engine: keras, accuracy: 0.47, f1_macro: 0.45}]

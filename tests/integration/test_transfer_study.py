@@ -3,9 +3,13 @@ group, a small labelled subset trained from scratch, and the same subset fine-tu
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
+from imgbench.evaluation import compare_groups, holm_adjust
+from imgbench.studies.presets import preset
+from imgbench.studies.report_records import group_runs, load_records
 from imgbench.studies.studyfile import parse_study, plan_runs
 
 from .test_cli_data import assert_clean_error, run_cli
@@ -87,3 +91,35 @@ def test_each_fine_tuned_run_is_planned_after_its_own_seeds_source_with_the_same
         assert p.after == f"digits-mlp-small-numpy-seed{seed}" and p.settings.init_from == str(tmp_path / p.after)
         twin = next(s for s in scratch if s.settings.train.seed == seed)
         assert twin.settings.train == p.settings.train and twin.settings.dataset == p.settings.dataset
+
+
+def test_the_transfer_preset_pairs_every_fine_tuned_run_with_its_seeds_pretrained_run(tmp_path):
+    planned, _ = plan_runs(preset("transfer"), runs_dir=tmp_path)
+    tuned = [p for p in planned if p.after is not None]
+    scratch = [p for p in planned if p.settings.variant is None and p.settings.dataset == "mnist[5-9]@5"]
+    sources = {p.key for p in planned if p.settings.dataset == "mnist[0-4]"}
+    assert len(tuned) == len(scratch) == len(sources) == 3
+    for p in tuned:
+        seed = p.settings.train.seed
+        assert p.after == f"mnist.0-4-cnn-small-torch-seed{seed}" and p.after in sources
+        assert p.settings.init_from == str(tmp_path / p.after) and p.settings.new_head
+        twin = next(s for s in scratch if s.settings.train.seed == seed)
+        assert twin.settings.train == p.settings.train and twin.settings.dataset == p.settings.dataset
+
+
+@pytest.mark.slow
+def test_the_transfer_preset_fine_tuning_beats_training_from_scratch(tmp_path, shared_datasets):
+    """Issue 16's acceptance: at least 5 points better on the small subset, Holm-adjusted McNemar p < 0.01 for
+    every seed pair (about 2 minutes)."""
+    out = tmp_path / "transfer"
+    proc = run_cli("compare", "--preset", "transfer", "--root", shared_datasets, "--out", out, "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    records, _ = load_records(sorted(p for p in (out / "runs").iterdir() if p.is_dir()))
+    groups = {g.label: g for g in group_runs(records)["mnist.5-9@5"]}
+    scratch, tuned = groups["cnn-small / torch"], groups["cnn-small / torch / transfer"]
+    gain = np.mean(tuned.values("accuracy")) - np.mean(scratch.values("accuracy"))
+    assert gain >= 0.05, (tuned.values("accuracy"), scratch.values("accuracy"))
+    (c,) = compare_groups({scratch.label: scratch.correct(), tuned.label: tuned.correct()})
+    assert c["paired"] and [m["seed_a"] for m in c["mcnemar"]] == [0, 1, 2]
+    adjusted = holm_adjust([m["p_value"] for m in c["mcnemar"]])  # McNemar per seed pair, Holm across the seeds
+    assert max(adjusted) < 0.01, (c["mcnemar"], adjusted)
