@@ -14,12 +14,13 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-RUN_MIN_SECONDS = 0.5
+RUN_MIN_SECONDS = 0.25
 """Work per measure when a finished run times its inference (twice per run: throughput, then latency), split into
 :data:`RUN_ROUNDS` rounds.  On the quick study's 8x8 images a batch takes from a fraction of a millisecond to a
-few, so each 0.1 s round is dozens to hundreds of calls, enough for a stable median; one call of
-:func:`inference_speed` then takes about 1 s, some 18 s over the quick study's 18 runs.  Slow models stop at one
-call per round instead (five calls in all, as before rounds)."""
+few, so each 0.05 s round is a dozen to hundreds of calls, enough for a stable median; one call of
+:func:`inference_speed` then takes about 0.5 s, some 9 s over the quick study's 18 runs (the test suite trains
+hundreds of runs, so this is also what keeps it fast).  Slow models stop at one call per round instead (five
+calls in all)."""
 
 RUN_ROUNDS = 5
 """Rounds per measure: the fastest round's median is reported (see :func:`best_round_timing` for why)."""
