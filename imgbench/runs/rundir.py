@@ -17,10 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import short_name
 from ..errors import ImgbenchError
 from ..fileio import writing
 from ..settings import NAME_CHARS
 from .lock import FileLock, LockHeldError, run_lock
+
+
+def run_name(dataset: str, model: str, engine: str, variant: str | None = None) -> str:
+    """A run's default name, ``<dataset>-<model>-<engine>[-<variant>]`` with the dataset's short name
+    (``mnist.5-9@5-cnn-small-torch-transfer``); a study's runs add ``-seed<S>``."""
+    return f"{short_name(dataset)}-{model}-{engine}" + (f"-{variant}" if variant else "")
 
 
 def claim_run_dir(runs_dir: str | Path, name: str, exact: bool = False) -> tuple[Path, FileLock]:

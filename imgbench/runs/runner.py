@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Dataset, Normalizer, load_dataset, short_name
+from ..data import Dataset, Normalizer, load_dataset
 from ..data.images import has_dark_background, preprocessing_style
 from ..engines import WEIGHT_SUFFIX, create_engine
 from ..errors import ImgbenchError
@@ -31,7 +31,7 @@ from .index import index_finished_run
 from .lock import run_lock
 from .predictions import write_predictions
 from .results import Metrics, RunDir
-from .rundir import claim_run_dir, environment
+from .rundir import claim_run_dir, environment, run_name
 from .transfer import initialise_from, source_weights
 
 
@@ -174,8 +174,7 @@ def train_run(settings: RunSettings, *, exact_name: bool = False, extra_callback
     phases = _transfer(settings, engine, initialise=True)  # before the run directory: its errors leave none
     # A spec's name is free text ("my net"); in the default run name it becomes a folder-safe word ("my-net").
     model_word = re.sub(f"[^{NAME_CHARS}]+", "-", spec["name"]).strip("-.") or "model"
-    variant = f"-{settings.variant}" if settings.variant else ""
-    name = settings.name or f"{short_name(ds.name)}-{model_word}-{engine.name}{variant}"
+    name = settings.name or run_name(ds.name, model_word, engine.name, settings.variant)
     run, lock = claim_run_dir(settings.runs_dir, name, exact=exact_name)
     with lock:
         try:

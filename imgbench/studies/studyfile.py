@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import short_name
-from ..engines import ENGINES, WEIGHT_SUFFIX
+from ..engines import ENGINES
+from ..engines.pretrained import SUFFIXES as WEIGHT_FILE_SUFFIXES
 from ..fileio import read_yaml
 from ..kinds import SettingError, check_keys, definitions, located
+from ..runs.rundir import run_name
 from ..settings import GROUP_KEYS, STUDY_KEYS, STUDY_RUN_SETTINGS, RunSettings, TrainConfig, check_run
 
 _LIST_KEYS = ("datasets", "models", "engines")
-WEIGHT_SUFFIXES = {*WEIGHT_SUFFIX.values(), ".safetensors", ".h5"}
 
 # A named dataset missing under --root, and the image-folder copy of it used instead.
 FOLDER_FALLBACKS = {"cifar10": "cifar10-jpg"}
@@ -234,8 +234,7 @@ def plan_runs(
                 for engine in group["engines"]:
                     for seed in group.get("seeds", study.seeds):
                         model_tag = Path(model).stem if model.endswith((".yaml", ".yml", ".json")) else model
-                        tag = f"-{variant}" if variant else ""
-                        key = f"{short_name(real)}-{model_tag}-{engine}{tag}-seed{seed}"
+                        key = f"{run_name(real, model_tag, engine, variant)}-seed{seed}"
                         if key in seen:
                             continue
                         seen.add(key)
@@ -277,6 +276,6 @@ def _init_from(value: str | None, seed: int, runs_dir: str | Path) -> tuple[str 
             f"settings.init_from: expected a run name or path in which '{{seed}}' is the only placeholder, "
             f"found {value!r} ({exc})"
         ) from None
-    if "/" in filled or "\\" in filled or Path(filled).suffix in WEIGHT_SUFFIXES:
+    if "/" in filled or "\\" in filled or filled.endswith(WEIGHT_FILE_SUFFIXES):
         return filled, None
     return str(Path(runs_dir) / filled), filled
