@@ -96,9 +96,9 @@ def test_comparisons_use_every_seed_and_every_interval_says_what_it_is(study):
     sentence = describe_comparison(c)
     assert sentence in md and html.escape(sentence) in page
     assert "Too few seeds" not in md
-    # timings: runs that measured repeatedly report quartiles; the first epoch stands apart from the others
+    # timings: runs that measured repeatedly report quartiles; the start-up stands apart from the later epochs
     timing = next(x for x in md.splitlines() if x.startswith("| mlp-small / numpy | ") and "IQR" in x)
-    assert timing.count("[IQR") == 3 and "[seeds" in timing, timing  # images/s, latency, later epochs; first epoch
+    assert timing.count("[IQR") == 3 and "[seeds" in timing, timing  # images/s, latency, later epochs; start-up
 
 
 def test_a_single_seed_is_labelled_and_warned_about(study, tmp_path):

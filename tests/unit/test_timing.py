@@ -118,3 +118,15 @@ def test_inference_speed_keeps_its_keys_and_adds_the_spread():
 def test_inference_speed_lives_in_timing_and_is_exported():
     assert inference_speed is timing_module.inference_speed
     assert timing_module.RUN_MIN_SECONDS <= 0.5
+
+
+def test_start_up_is_the_first_epoch_beyond_the_median_of_the_later_ones():
+    from imgbench.studies.report_tables import startup_seconds
+
+    def epochs(*seconds):
+        return [{"epoch": i + 1, "seconds": s} for i, s in enumerate(seconds)]
+
+    # Keras: 0.9 s of tracing in the first epoch, later epochs about 0.08 s (one slow outlier ignored)
+    assert startup_seconds(epochs(1.0, 0.08, 0.07, 0.09, 0.5)) == pytest.approx(1.0 - 0.085)
+    assert startup_seconds(epochs(0.05, 0.08, 0.07)) == 0.0  # never negative: a quick first epoch is no start-up
+    assert startup_seconds(epochs(3.0)) is None  # one epoch: nothing to tell start-up from training

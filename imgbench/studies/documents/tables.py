@@ -60,13 +60,13 @@ def summary(s: dict) -> TextTable:
 
 def timings(s: dict) -> TextTable:
     """Inference and epoch times of a dataset's models, medians with their spread."""
-    headers = ["model / engine", "inference images per CPU-s", "latency ms", "first epoch s", "later epochs s"]
+    headers = ["model / engine", "inference images per CPU-s", "latency ms", "start-up s", "later epochs s"]
     rows = [
         [
             t["label"],
             spread(t["throughput"], 0),
             spread(t["latency"], 3),
-            spread(t["first_epoch"], 3),
+            spread(t["startup"], 3),
             spread(t["later_epochs"], 3),
         ]
         for t in s["timings"]
