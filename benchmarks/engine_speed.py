@@ -2,6 +2,11 @@
 
 Usage: python benchmarks/engine_speed.py [--datasets ../shared/datasets] [--model cnn-small]
        [--batch-size 128] [--epochs 2] [--max-batches N] [--profile-batches 50] [--no-keras]
+       python benchmarks/engine_speed.py --all-models [--dataset mnist] [--max-batches 40]
+
+``--all-models`` measures every zoo model that fits the dataset, NumPy against PyTorch, each in a fresh
+process (so the peak memory is that model's), and prints one table with seconds per epoch (extrapolated
+from ``--max-batches`` batches when given), the ratio and the NumPy engine's peak resident memory.
 
 Both engines start from the same initial weights (copied from the NumPy model)
 and train with Adam (lr 1e-3) on identical normalised batches from the shared
@@ -157,13 +162,60 @@ def run_keras(args, spec, init_state, batches, X_train, y_train, X_test, y_test)
     }
 
 
+def all_models(args) -> None:
+    """Every zoo model that fits ``--dataset``, each measured in a fresh process (so its peak memory is its
+    own): NumPy against PyTorch, same batches, alternating; one table."""
+    import json
+    import subprocess
+    import tempfile
+
+    from imgbench.specs import ZOO, SpecError, param_count
+
+    ds = load_dataset(args.dataset, root=args.datasets, offline=True)
+    shape, train_size = ds.image_shape, len(ds.y_train)
+    rows = []
+    for model in ZOO:
+        try:
+            params = param_count(build_spec(model, shape, ds.num_classes))
+        except SpecError:
+            continue  # does not fit these images
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            cmd = [sys.executable, __file__, "--model", model, "--dataset", args.dataset, "--datasets", args.datasets]
+            cmd += ["--batch-size", str(args.batch_size), "--epochs", str(args.epochs), "--no-keras"]
+            cmd += ["--max-batches", str(args.max_batches), "--profile-batches", "0", "--json", out.name]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            r = json.loads(Path(out.name).read_text())
+        rows.append((model, params, r))
+        print(f"{model}: numpy/torch {r['numpy'] / r['torch']:.2f}", file=sys.stderr, flush=True)
+    n = rows[0][2]["images"] if rows else 0
+    print(
+        f"\nEvery zoo model on {args.dataset} ({'x'.join(map(str, shape))}): NumPy and PyTorch engines, batch "
+        f"{args.batch_size}, Adam 1e-3, float32, the same {n} images ({args.max_batches or 'all'} batches) from the "
+        f"same initial weights, engines alternating, fastest of {args.epochs}; seconds shown per "
+        f"{train_size:,}-image epoch; load {os.getloadavg()[0]:.2f}\n"
+    )
+    print("| model | parameters | NumPy s / epoch | PyTorch s / epoch | NumPy / PyTorch | NumPy peak memory |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for model, params, r in rows:
+        per_epoch = train_size / r["images"]
+        print(
+            f"| `{model}` | {params:,} | {r['numpy'] * per_epoch:.1f} | {r['torch'] * per_epoch:.1f} | "
+            f"{r['numpy'] / r['torch']:.2f} | {r['numpy_rss_mib']:.0f} MiB |"
+        )
+
+
 def main() -> None:
     ap = training_parser(__doc__)
     ap.add_argument("--epochs", type=int, default=2, help="epochs per engine, alternating")
     ap.add_argument("--max-batches", type=int, default=0, help="stop each epoch early (0: full epoch)")
     ap.add_argument("--profile-batches", type=int, default=50)
     ap.add_argument("--no-keras", action="store_true", help="skip the Keras engine and plain model.fit")
+    ap.add_argument("--all-models", action="store_true", help="every zoo model, NumPy against PyTorch, one table")
+    ap.add_argument("--json", help="write the timings to this file instead of printing them (--all-models uses it)")
     args = ap.parse_args()
+    if args.all_models:
+        all_models(args)
+        return
 
     ds = load_dataset(args.dataset, root=args.datasets, offline=True)
     norm = Normalizer.fit(ds.X_train)
@@ -204,6 +256,14 @@ def main() -> None:
     X_train = norm(ds.X_train)
     k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test, ds.y_test)
 
+    if args.json:
+        from imgbench.fileio import write_json
+
+        write_json(
+            Path(args.json),
+            {"numpy": np_time, "torch": t_time, "images": n, "numpy_rss_mib": np_rss, "numpy_acc": np_acc},
+        )
+        return
     prof_model = NumpyModel(spec, seed=0)
     profiler = LayerProfiler(prof_model)
     prof_batches = list(itertools.islice(it.epoch(1), args.profile_batches))
