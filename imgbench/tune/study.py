@@ -62,6 +62,7 @@ from .storage import (
 )
 
 FINAL_DIR = "final"
+TUNED_VARIANT = "tuned"  # the final runs' variant, unless the search's settings name one
 TUNED = "tuned.yaml"
 
 
@@ -194,6 +195,9 @@ def _final_runs(
             key = f"trial-{best.number:04d}-seed{seed}"
             s = pool.share(copy.deepcopy(settings), among=workers)
             s.name, s.runs_dir, s.train.seed = key, str(runs_dir), seed
+            # A report of these runs beside untuned ones of the same model (imgbench report FINAL/* UNTUNED/*)
+            # keeps them apart and compares them seed by seed: "cnn-125k / keras / tuned".
+            s.variant = s.variant or TUNED_VARIANT
             planned.append(PlannedRun(key, s, base.dataset))
         chosen = ", ".join(str(p.settings.train.seed) for p in planned)
         say(f"final: trial {best.number}'s settings ({OBJECTIVE} {best.value:.4f}) trained with seeds {chosen}")

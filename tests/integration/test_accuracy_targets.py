@@ -1,4 +1,5 @@
-"""Issue 4's accuracy targets on the real datasets, with the PyTorch engine (augmentation, batch 128).
+"""Accuracy targets on the real datasets (augmentation, batch 128): issue 4's for the PyTorch engine, and
+issue 16's for the architectures it added, in PyTorch and from scratch in NumPy.
 
 These take 10-30 minutes each on 2 cores, longer than CI's slow suite can
 hold, so they carry their own marker: ``python -m pytest -m long``.  The
@@ -19,18 +20,20 @@ from .test_cli_data import run_cli
 # which CIFAR-10's 30-minute limit needs.
 RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1, "--precision", "bf16")
 TARGETS = [
-    # dataset, model, epochs, floor, time limit in seconds, extra flags
-    ("mnist", "vgg-small", 8, 0.994, None, ()),
-    ("fashion-mnist", "vgg-small", 12, 0.930, None, RECIPE),
-    ("cifar10-jpg", "vgg-small", 35, 0.85, 1800, RECIPE),
+    # dataset, model, engine, epochs, floor, time limit in seconds, extra flags
+    ("mnist", "vgg-small", "torch", 8, 0.994, None, ()),
+    ("fashion-mnist", "vgg-small", "torch", 12, 0.930, None, RECIPE),
+    ("cifar10-jpg", "vgg-small", "torch", 35, 0.85, 1800, RECIPE),
     # issue 16's floors for the new architectures: 18 epochs of mobilenet-small take about 27 minutes here
-    ("cifar10-jpg", "mobilenet-small", 18, 0.80, 1800, RECIPE),
+    ("cifar10-jpg", "mobilenet-small", "torch", 18, 0.80, 1800, RECIPE),
 ]
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("dataset,model,epochs,floor,seconds,flags", TARGETS, ids=[f"{t[0]}-{t[1]}" for t in TARGETS])
-def test_accuracy_target(tmp_path, shared_datasets, dataset, model, epochs, floor, seconds, flags):
+@pytest.mark.parametrize(
+    "dataset,model,engine,epochs,floor,seconds,flags", TARGETS, ids=[f"{t[0]}-{t[1]}-{t[2]}" for t in TARGETS]
+)
+def test_accuracy_target(tmp_path, shared_datasets, dataset, model, engine, epochs, floor, seconds, flags):
     data = f"folder:{shared_datasets / dataset}" if dataset == "cifar10-jpg" else dataset
     proc = run_cli(
         "train",
@@ -41,7 +44,7 @@ def test_accuracy_target(tmp_path, shared_datasets, dataset, model, epochs, floo
         "--model",
         model,
         "--engine",
-        "torch",
+        engine,
         "--epochs",
         epochs,
         "--augment",
@@ -57,7 +60,7 @@ def test_accuracy_target(tmp_path, shared_datasets, dataset, model, epochs, floo
     )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    print(f"{dataset} {model}: {metrics['accuracy']:.4f} in {metrics['training_seconds']:.0f} s")
+    print(f"{dataset} {model} {engine}: {metrics['accuracy']:.4f} in {metrics['training_seconds']:.0f} s")
     assert metrics["accuracy"] >= floor
     if seconds:
         assert metrics["training_seconds"] <= seconds

@@ -84,7 +84,8 @@ def test_tune_prunes_reports_and_writes_a_config_that_reruns_the_best_trial(tmp_
     finals = sorted(p.name for p in (out / "final").iterdir() if p.is_dir())
     assert finals == [f"trial-{int(best['number']):04d}-seed{s}" for s in (5, 6)]
     md = (out / "report.md").read_text()
-    assert "2 pruned" in md and "| mlp-small / numpy | 2 |" in md and "n = 2 seeds x " in md, md
+    # labelled as tuned, so a report beside untuned runs of the same model keeps them apart
+    assert "2 pruned" in md and "| mlp-small / numpy / tuned | 2 |" in md and "n = 2 seeds x " in md, md
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 4 and "<script" not in html and 'src="http' not in html
     assert f"<code>trials/trial-{int(best['number']):04d}</code>" in html
