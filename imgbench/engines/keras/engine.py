@@ -173,7 +173,7 @@ class KerasEngine:
 
         Only the generators' state variables are assigned, not TensorFlow's global seed
         (``keras.utils.set_random_seed``): a new global seed makes TensorFlow trace the train and predict
-        functions again, about 0.2 s every epoch (3 of a quick-study Keras run's 4.4 training seconds), and
+        functions again, about 0.2 s every epoch (2.5 of a quick-study cnn-tiny run's 4.4 training seconds), and
         every random draw in training goes through these generators anyway.
         """
         base = (seed * 100_003 + epoch) % 2**31
