@@ -38,7 +38,8 @@ OUT = Path("output/cnn-mnist")  # runs and figures
 # (cnn-small's 5x5 convolutions do not fit 8x8 images).
 DATASET, MODEL = ("mnist", "cnn-small") if (ROOT / "mnist").is_dir() else ("digits", "cnn-tiny")
 ENGINE = "numpy"
-# The classic recipe: 5 epochs, batch 128, Adam at a constant 1e-3 (the `cnn-mnist` preset).
+# The `cnn-mnist` preset's recipe: 5 epochs, batch 128, Adam on a one-cycle schedule peaking at 5e-3
+# (the classic study's constant 1e-3 stays under 99%).
 # The 8x8 digits take 12 steps an epoch, so they get more epochs.
 EPOCHS = 15 if DATASET == "digits" else 1 if SMALL else 5
 MAX_STEPS = 40 if SMALL and DATASET == "mnist" else 0  # 0: no limit
@@ -102,7 +103,7 @@ settings = imgbench.RunSettings.from_dict(
         "engine": ENGINE,
         "runs_dir": str(OUT / "runs"),
         "quiet": True,
-        "train": {"epochs": EPOCHS, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "schedule": "constant"}
+        "train": {"epochs": EPOCHS, "batch_size": 128, "lr": 5e-3, "optimizer": "adam", "schedule": "onecycle"}
         | {"max_steps": MAX_STEPS},
     }
 )
