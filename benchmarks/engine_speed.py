@@ -253,10 +253,7 @@ def main() -> None:
         np_times.append(engine_epoch(np_engine, batches(epoch))[0])
         t_times.append(torch_epoch(t_model, batches(epoch))[0])
     np_time, t_time = min(np_times), min(t_times)
-    X_train = norm(ds.X_train)
-    k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test, ds.y_test)
-
-    if args.json:
+    if args.json:  # the file holds NumPy's and PyTorch's timings only, so Keras is not timed
         from imgbench.fileio import write_json
 
         write_json(
@@ -264,6 +261,9 @@ def main() -> None:
             {"numpy": np_time, "torch": t_time, "images": n, "numpy_rss_mib": np_rss, "numpy_acc": np_acc},
         )
         return
+    X_train = norm(ds.X_train)
+    k = None if args.no_keras else run_keras(args, spec, init_state, batches, X_train, ds.y_train, X_test, ds.y_test)
+
     prof_model = NumpyModel(spec, seed=0)
     profiler = LayerProfiler(prof_model)
     prof_batches = list(itertools.islice(it.epoch(1), args.profile_batches))

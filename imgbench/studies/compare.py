@@ -44,8 +44,19 @@ from .executors import OWNER_GRACE_SECONDS, check_executor, open_executor
 from .studyfile import PlannedRun, Study, plan_runs
 
 # Run settings besides data, model, engine and train: that make a run another run (runs recorded before a
-# setting existed hold its default).
-COMPARED_SETTINGS = ("variant", "init_from", "new_head", "freeze", "unfreeze_after", "head_lr")
+# setting existed hold its default).  Image size and precision change what is learned (a bf16 run is not
+# the fp32 run); device, threads and trackers only change where and how fast, so a study may resume on
+# another machine.
+COMPARED_SETTINGS = (
+    "variant",
+    "init_from",
+    "new_head",
+    "freeze",
+    "unfreeze_after",
+    "head_lr",
+    "image_size",
+    "precision",
+)
 
 
 def execute_run(

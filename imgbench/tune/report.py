@@ -84,7 +84,11 @@ def search_figures(study: optuna.Study, figs: Figures) -> tuple[list[dict], list
                 notes.append(f"{title}: not drawn ({exc})")
                 continue
         fig = (axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure
-        save_figure(fig, figs.path(title))
+        with warnings.catch_warnings():
+            # Optuna's figures ask for a tight layout, which matplotlib declines (and says so, at drawing time)
+            # when long parameter names leave no room; the figure is drawn all the same.
+            warnings.filterwarnings("ignore", message="Tight layout not applied")
+            save_figure(fig, figs.path(title))
         plt.close(fig)
         entries.append(figs.entry(title, caption))
     return entries, notes

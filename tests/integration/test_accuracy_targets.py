@@ -19,6 +19,9 @@ from .test_cli_data import run_cli
 # channels-last layout makes an epoch of vgg-small about 1.7x faster than fp32 (benchmarks/torch_cpu.py),
 # which CIFAR-10's 30-minute limit needs.
 RECIPE = ("--optimizer", "sgd", "--lr", 0.1, "--weight-decay", 5e-4, "--label-smoothing", 0.1, "--precision", "bf16")
+# A ViT learns with AdamW (decoupled weight decay 0.05, as in DeiT) rather than SGD, and in fp32: in bf16
+# autocast a vit-tiny step is 1.8-2.4x slower on this CPU (small matrices, casts around every LayerNorm and softmax).
+VIT_RECIPE = ("--optimizer", "adamw", "--lr", 1e-3, "--weight-decay", 0.05, "--label-smoothing", 0.1)
 TARGETS = [
     # dataset, model, engine, epochs, floor, time limit in seconds, extra flags
     ("mnist", "vgg-small", "torch", 8, 0.994, None, ()),
@@ -26,6 +29,9 @@ TARGETS = [
     ("cifar10-jpg", "vgg-small", "torch", 35, 0.85, 1800, RECIPE),
     # issue 16's floors for the new architectures: 18 epochs of mobilenet-small took 28.2 minutes here (82.34%)
     ("cifar10-jpg", "mobilenet-small", "torch", 18, 0.80, 1800, RECIPE),
+    # vit-tiny on MNIST, seed 0: 98.45% in 11.5 minutes with PyTorch, 98.13% in 12.7 minutes from scratch in NumPy
+    ("mnist", "vit-tiny", "torch", 10, 0.98, None, VIT_RECIPE),
+    ("mnist", "vit-tiny", "numpy", 10, 0.97, None, VIT_RECIPE),
 ]
 
 

@@ -321,3 +321,16 @@ def test_keras_cnn_small_mnist_1_epoch_at_least_97(tmp_path, shared_datasets):
     metrics = json.loads((tmp_path / "k" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.97 and metrics["param_count"] == 46730
     assert (tmp_path / "k" / "weights" / "best.weights.h5").exists()
+
+
+def test_a_keras_run_prints_nothing_of_tensorflow(tmp_path):
+    """TensorFlow's native log lines (oneDNN notices, CUDA probing: 'failed call to cuInit' where a CUDA build
+    finds no GPU) bury a CLI's output; the engine keeps them out, and the run's own lines come through."""
+    pytest.importorskip("keras")
+    proc = run_cli(
+        "train", "--dataset", "digits", "--model", "mlp", "--engine", "keras", "--epochs", "1", "--runs-dir", tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert any(line.startswith("test accuracy") for line in lines), lines
+    assert not [line for line in lines if "cuda" in line.lower() or line.startswith(("E0000", "W0000", "I0000"))]

@@ -63,3 +63,36 @@ def test_running_max_first_argmax_starts_from_the_first_offset():
     views = [(4, np.array([1.0, 5.0])), (7, np.array([2.0, 5.0]))]
     y, idx = _kernels.running_max_first_argmax(views)
     assert y.tolist() == [2.0, 5.0] and idx.tolist() == [7, 4]
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_in_place_update_is_bit_for_bit_the_plain_formula(threads, name, dtype):
+    """Adam's update in reused scratch arrays (split over threads) against the formula written with fresh
+    temporaries: the same operations in the same precisions (the denominator in float64), so equal bits."""
+    from imgbench.engines.numpy.optim import OPTIMIZERS
+
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal((40, 30)).astype(dtype)
+    params = [rng.standard_normal(s).astype(dtype) for s in [(64, 50), (50,)]] + [big[:, ::3]]  # one strided
+    grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+    expected = [p.copy() for p in params]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    lr, wd, b1, b2, eps = 1e-3, 0.01, 0.9, 0.999, 1e-8
+    opt = OPTIMIZERS[name](
+        [(str(i), p, g) for i, (p, g) in enumerate(zip(params, grads, strict=True))], lr=lr, weight_decay=wd
+    )
+    for t in range(1, 4):
+        opt.step()
+        for i, (p, g) in enumerate(zip(expected, grads, strict=True)):
+            if name == "adamw":
+                p *= p.dtype.type(1 - lr * wd)
+            else:
+                g = g + wd * p
+            m[i] = m[i] * b1 + (1 - b1) * g
+            v[i] = v[i] * b2 + (1 - b2) * (g * g)
+            denom = np.sqrt(v[i]) / np.sqrt(1 - b2**t) + eps
+            p -= p.dtype.type(lr / (1 - b1**t)) * (m[i] / denom)
+    for got, want in zip(params, expected, strict=True):
+        assert np.array_equal(got, want)

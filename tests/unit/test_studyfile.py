@@ -89,3 +89,18 @@ def test_recorded_study_loads_back(name):
     again = parse_study(study.to_dict(), "study.yaml")
     assert again.to_dict() == study.to_dict()
     assert [p.key for p in plan_runs(again, None)[0]] == [p.key for p in plan_runs(study, None)[0]]
+
+
+def test_a_recorded_run_is_the_planned_run_only_with_the_same_precision_and_image_size():
+    from imgbench.studies.compare import _comparable
+
+    planned, _ = plan_runs(preset("mnist-speedrun"))
+    run = next(p for p in planned if p.settings.engine == "torch")
+    config = run.settings.to_dict()  # what config.yaml records
+    assert config["precision"] == "bf16" and _comparable(config, run)
+    assert not _comparable({**config, "precision": "fp32"}, run)
+    assert not _comparable({**config, "image_size": 32}, run)
+    # a run recorded before a setting existed holds its default
+    numpy_run = next(p for p in planned if p.settings.engine == "numpy")
+    old = {k: v for k, v in numpy_run.settings.to_dict().items() if k not in ("precision", "image_size")}
+    assert _comparable(old, numpy_run)

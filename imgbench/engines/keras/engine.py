@@ -34,6 +34,14 @@ from .model import (
     set_numpy_state,
 )
 
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    # TensorFlow looks for GPUs when it first places an op, and a CUDA-enabled build on a machine without one
+    # logs "failed call to cuInit" at ERROR level then (TF_CPP_MIN_LOG_LEVEL 2 lets it through).  Looking now,
+    # while engine_class() has this import's stderr silenced, keeps that line out of the CLI's output.
+    tf.config.list_physical_devices("GPU")
+
 # One constructor per name in engines.base.OPTIMIZERS: the Keras twins of the other engines'.
 _OPTIMIZERS = {
     "sgd": lambda o: keras.optimizers.SGD(learning_rate=o.lr, momentum=o.momentum, nesterov=o.nesterov),
