@@ -86,7 +86,7 @@ def search_figures(study: optuna.Study, figs: Figures) -> tuple[list[dict], list
         fig = (axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure
         with warnings.catch_warnings():
             # Optuna's figures ask for a tight layout, which matplotlib declines (and says so, at drawing time)
-            # when long parameter names leave no room; the figure is drawn all the same.
+            # when a legend leaves no room (the per-epoch figure lists every trial); it is drawn all the same.
             warnings.filterwarnings("ignore", message="Tight layout not applied")
             save_figure(fig, figs.path(title))
         plt.close(fig)
