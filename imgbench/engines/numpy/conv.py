@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ...specs.layerdef import conv_arguments, conv_out, padding_amount
 from . import _kernels
 from .layers import Builder, Layer
+from .parallel import split_run
 
 __all__ = ["AvgPool2D", "Conv2D", "DepthwiseConv2D", "GlobalAvgPool2D", "MaxPool2D", "col2im", "im2col"]
 
@@ -168,7 +169,8 @@ class DepthwiseConv2D(Conv2D):
 
     With no channel mixing there is no large matrix product to form: each pass
     loops over the k*k kernel offsets (u, v), one whole-array multiply-add on
-    the strided slice ``xp[:, :, u::s, v::s]`` per offset (pooling's slices).
+    the strided slice ``xp[:, :, u::s, v::s]`` per offset (pooling's slices), into one reused product
+    buffer, with blocks of channels on separate threads.
     Reference: :func:`.reference.depthwise_conv2d_loops`.
     """
 
@@ -186,8 +188,15 @@ class DepthwiseConv2D(Conv2D):
         xp = pad_input(x, self.pad)
         w = self.params["weight"]
         y = np.zeros((n, c, ho, wo), dtype=x.dtype)
-        for u, v, sl in self._offsets(ho, wo):
-            y += w[None, :, 0, u, v, None, None] * xp[sl]
+
+        def channels(a: int, b: int) -> None:
+            # One product buffer for every offset, not a fresh temporary each (its pages would fault in anew).
+            product = np.empty((n, b - a, ho, wo), dtype=x.dtype)
+            for u, v, sl in self._offsets(ho, wo):
+                np.multiply(w[None, a:b, 0, u, v, None, None], xp[sl][:, a:b], out=product)
+                y[:, a:b] += product
+
+        split_run(c, channels, y.size * self.k * self.k)  # channel blocks are independent
         if "bias" in self.params:
             y += self.params["bias"][None, :, None, None]
         self.cache = xp
@@ -197,10 +206,16 @@ class DepthwiseConv2D(Conv2D):
         xp = self.cache
         w, dw = self.params["weight"], self.grads["weight"]
         dxp = np.zeros_like(xp) if self.needs_input_grad else None
-        for u, v, sl in self._offsets(dy.shape[2], dy.shape[3]):
-            dw[:, 0, u, v] += np.einsum("ncij,ncij->c", dy, xp[sl])
-            if dxp is not None:
-                dxp[sl] += w[None, :, 0, u, v, None, None] * dy
+
+        def channels(a: int, b: int) -> None:
+            d, product = dy[:, a:b], np.empty_like(dy[:, a:b])
+            for u, v, sl in self._offsets(dy.shape[2], dy.shape[3]):
+                dw[a:b, 0, u, v] += np.einsum("ncij,ncij->c", d, xp[sl][:, a:b])
+                if dxp is not None:
+                    np.multiply(w[None, a:b, 0, u, v, None, None], d, out=product)
+                    dxp[sl][:, a:b] += product
+
+        split_run(dy.shape[1], channels, 2 * dy.size * self.k * self.k)
         if "bias" in self.params:
             self.grads["bias"] += dy.sum(axis=(0, 2, 3))
         return None if dxp is None else unpad(dxp, self.pad)
