@@ -58,9 +58,10 @@ class BatchNorm(Layer):
             m = x.size // x.shape[1]
             mu = x.mean(axis=axes)
             xc = x - mu.reshape(shp)
-            var = (xc * xc).mean(axis=axes)
+            x_hat = np.multiply(xc, xc)  # the squares first; the same buffer then holds x_hat
+            var = x_hat.mean(axis=axes)
             inv_std = 1.0 / np.sqrt(var + self.eps)
-            x_hat = xc * inv_std.reshape(shp)
+            np.multiply(xc, inv_std.reshape(shp), out=x_hat)
             mom = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             rm *= 1 - mom
@@ -68,23 +69,36 @@ class BatchNorm(Layer):
             rv *= 1 - mom
             rv += mom * (var * (m / max(m - 1, 1))).astype(rv.dtype)
             self.cache = (x_hat, inv_std, axes, shp)
-            return gamma * x_hat + beta
+            return _scale_shift(x_hat, gamma, beta)
         inv_std = 1.0 / np.sqrt(self.buffers["running_var"] + self.eps)
         x_hat = (x - self.buffers["running_mean"].reshape(shp)) * inv_std.reshape(shp)
         self.cache = (x_hat, inv_std.astype(x.dtype), None, shp)
-        return gamma * x_hat + beta
+        return _scale_shift(x_hat, gamma, beta)
 
     def backward(self, dy):
         x_hat, inv_std, axes, shp = self.cache
         axes_ = axes or self._axes(dy)
-        self.grads["weight"] += (dy * x_hat).sum(axis=axes_)
+        dy_xhat = dy * x_hat  # formed once: dgamma's sum and dx's mean both read it
+        self.grads["weight"] += dy_xhat.sum(axis=axes_)
         self.grads["bias"] += dy.sum(axis=axes_)
         g = (self.params["weight"] * inv_std).reshape(shp)
         if axes is None:  # evaluation mode: statistics are constants
             return dy * g
         mean_dy = dy.mean(axis=axes, keepdims=True)
-        mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True)
-        return g * (dy - mean_dy - x_hat * mean_dy_xhat)
+        mean_dy_xhat = dy_xhat.mean(axis=axes, keepdims=True)
+        # g (dy - mean dy - x_hat mean(dy x_hat)), in place in two buffers rather than four temporaries
+        dx = dy - mean_dy
+        np.multiply(x_hat, mean_dy_xhat, out=dy_xhat)
+        dx -= dy_xhat
+        dx *= g
+        return dx
+
+
+def _scale_shift(x_hat: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``gamma * x_hat + beta`` into one new array (not two)."""
+    y = np.multiply(x_hat, gamma)
+    y += beta
+    return y
 
 
 class LayerNorm(Layer):
