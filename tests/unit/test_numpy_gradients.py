@@ -326,14 +326,8 @@ def test_conv_matches_loop_reference(stride, pad, k):
     np.testing.assert_allclose(layer.grads["bias"], rdb, atol=1e-12)
 
 
-@pytest.mark.parametrize("threaded", [False, True], ids=["serial", "channel-blocks-on-2-threads"])
 @pytest.mark.parametrize("stride,pad,k", [(1, 0, 3), (2, 1, 3), (1, 2, 5), (2, 0, 2)])
-def test_depthwise_conv_matches_loop_reference(stride, pad, k, threaded, monkeypatch):
-    if threaded:  # force the split that large layers get
-        from imgbench.engines.numpy import parallel
-
-        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
-        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", "2")
+def test_depthwise_conv_matches_loop_reference(stride, pad, k, threads):
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 3, 9, 8))
     layer = DepthwiseConv2D(3, k, stride=stride, padding=pad, rng=rng).astype(np.float64)

@@ -5,19 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imgbench.engines.numpy import _kernels, parallel
+from imgbench.engines.numpy import _kernels
 from imgbench.engines.numpy import reference as ref
-
-
-@pytest.fixture(params=["serial", "threaded"])
-def threads(request, monkeypatch):
-    """Run a kernel on one thread, then with every split forced onto two threads."""
-    if request.param == "threaded":
-        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
-        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", "2")
-    else:
-        monkeypatch.setenv("IMGBENCH_NUMPY_THREADS", "1")
-    return request.param
 
 
 @pytest.mark.parametrize("shape", [(3, 2, 4, 5), (1, 3, 4, 5)])  # first axis 1: split along the second

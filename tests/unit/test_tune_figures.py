@@ -13,20 +13,12 @@ def test_search_figures_of_the_preset_space_draw_without_warnings(tmp_path):
     """matplotlib declines Optuna's tight layout when a figure's legend has no room (the per-epoch figure
     lists every trial: it said so through imgbench's warning line in the report of the cnn-125k preset's 40
     trials); the figures are drawn all the same, and the user is not told about it."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
     from imgbench.studies.report_figures import Figures
+    from imgbench.tune.presets import chosen_space
     from imgbench.tune.report import search_figures
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = {
-        "train.lr": FloatDistribution(3e-4, 1e-2, log=True),
-        "train.batch_size": CategoricalDistribution([64, 128, 256]),
-        "train.weight_decay": FloatDistribution(1e-3, 0.3, log=True),
-        "train.label_smoothing": FloatDistribution(0.0, 0.2),
-        "train.augment": CategoricalDistribution([False, True]),
-        "train.epochs": IntDistribution(8, 24),
-    }
+    space = {p.name: p.distribution() for p in chosen_space(preset_name="cnn-125k-fashion").params}
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     for i in range(40):  # the preset's trial count, each with per-epoch validation values
         trial = study.ask(space)

@@ -98,6 +98,7 @@ class Adam(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.b1, self.b2 = betas
         self.eps = eps
+        self._work: tuple[np.ndarray, np.ndarray] | None = None  # scratch of _scratch(), reused every step
 
     def _update(self, name, p, g, state):
         if self.weight_decay:
@@ -145,7 +146,7 @@ class Adam(Optimizer):
 
     def _scratch(self, n: int, dtype) -> tuple[np.ndarray, np.ndarray]:
         """Reused work arrays of at least ``n`` elements: one of the parameters' dtype, one float64."""
-        held = getattr(self, "_work", None)
+        held = self._work
         if held is None or held[0].size < n or held[0].dtype != dtype:
             held = self._work = (np.empty(n, dtype=dtype), np.empty(n))
         return held[0][:n], held[1][:n]
