@@ -33,6 +33,7 @@ from imgbench.engines.numpy import (
     Tanh,
     TokenPool,
     TransformerBlock,
+    _kernels,
 )
 from imgbench.engines.numpy import reference as ref
 from imgbench.engines.numpy.model import Residual
@@ -308,11 +309,14 @@ def test_whole_model_input_gradient():
 # --- vectorised against the slow loop reference ------------------------------------------
 
 
-@pytest.mark.parametrize("stride,pad,k", [(1, 0, 3), (2, 1, 3), (1, 2, 5), (2, 0, 2)])
-def test_conv_matches_loop_reference(stride, pad, k):
+@pytest.mark.parametrize("blocked_above", [0, 1 << 40])  # every stride-1 layer in blocks; none (but 1x1)
+@pytest.mark.parametrize("stride,pad,k", [(1, 0, 3), (2, 1, 3), (1, 2, 5), (2, 0, 2), (1, 0, 1), (1, 1, 1)])
+def test_conv_matches_loop_reference(stride, pad, k, blocked_above, monkeypatch, threads):
+    monkeypatch.setattr(_kernels, "BLOCKED_ABOVE_BYTES", blocked_above)
     rng = np.random.default_rng(11)
     x = rng.standard_normal((2, 3, 9, 8))
     layer = Conv2D(3, 4, k, stride=stride, padding=pad, rng=rng).astype(np.float64)
+    layer.needs_input_grad = True
     layer.params["bias"][:] = rng.standard_normal(4)
     y = layer.forward(x)
     np.testing.assert_allclose(

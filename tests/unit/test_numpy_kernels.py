@@ -38,6 +38,22 @@ def test_conv_input_grad_stride1(threads, k, pad):
     np.testing.assert_allclose(_kernels.conv_input_grad_stride1(dy, w, x.shape, pad), expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("k,pad", [(3, 0), (3, 1), (5, 2), (1, 0), (1, 1), (2, 3)])  # pad > k-1: dy is cropped
+@pytest.mark.parametrize("block_bytes", [1, 1 << 20])  # one image a block, or every image in one
+def test_blocked_stride1_convolution_and_its_gradients(threads, monkeypatch, k, pad, block_bytes):
+    monkeypatch.setattr(_kernels, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 3, 7, 6))
+    w = rng.standard_normal((4, 3, k, k))
+    expected_y = ref.conv2d_loops(x, w, None, 1, pad)
+    dy = rng.standard_normal(expected_y.shape)
+    expected_dx, expected_dw, _ = ref.conv2d_backward_loops(x, w, dy, 1, pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    np.testing.assert_allclose(_kernels.conv2d_blocked(xp, w), expected_y, atol=1e-12)
+    np.testing.assert_allclose(_kernels.conv2d_weight_grad_blocked(xp, dy, k), expected_dw, atol=1e-12)
+    np.testing.assert_allclose(_kernels.conv2d_input_grad_blocked(dy, w, pad), expected_dx, atol=1e-12)
+
+
 def test_running_max_first_argmax_keeps_the_first_of_ties():
     rng = np.random.default_rng(3)
     views = [(t, rng.integers(0, 3, (2, 3, 4)).astype(np.float32)) for t in range(9)]  # many ties

@@ -10,8 +10,17 @@ scatters patch gradients back with k*k slice-additions of whole blocks (never
 ``np.add.at``).  Pooling and the depthwise convolution (no channel mixing,
 so no large matrix product) use the same k*k strided slices.
 
-The speed tricks (threaded copies and additions, the stride-1 input
-gradient, max pooling's branch-free argmax) are named kernels in
+At stride 1, for 1x1 kernels and where the whole batch's columns would not
+fit in the last-level cache (vgg-small's and resnet-small's 3x3 'same'
+convolutions at 28x28 and 14x14), the same sums run a few images at a time: a block of columns about 1 MiB in size is
+copied and multiplied while it is still in the core's cache, where the whole
+batch's columns (9x the input) would go out to memory and back.  Only the
+padded input is kept for the backward pass; ``dx`` is then itself a stride-1
+convolution, of ``dy`` with the filters turned by 180 degrees, so it needs
+no col2im scatter either.
+
+The speed tricks (threaded copies and additions, the blocked stride-1
+convolution, max pooling's branch-free argmax) are named kernels in
 ``_kernels.py``; the slow loop references the tests compare with are in
 ``reference.py``.
 """
@@ -90,8 +99,14 @@ class Conv2D(Layer):
     Backward: :math:`dW \mathrel{+}= dY \mathrm{cols}^\top`, :math:`db \mathrel{+}= \sum dY` (over N Ho Wo),
     :math:`d\mathrm{cols} = W^\top dY`, :math:`dx = \mathrm{col2im}(d\mathrm{cols})`.
 
-    At stride 1, ``dx`` comes from :func:`._kernels.conv_input_grad_stride1`
-    (the same sums, arranged as long contiguous additions).
+    At stride 1, for 1x1 kernels and for batches whose columns would not fit in the last-level cache
+    (:func:`._kernels.use_blocked`), the same sums run a few images at a time
+    (:func:`._kernels.conv2d_blocked`), so each block of columns is still in the core's cache when the
+    product reads it, and nothing but the padded input is kept for the backward pass, which rebuilds the
+    columns for :math:`dW` (:func:`._kernels.conv2d_weight_grad_blocked`) and finds :math:`dx` as a
+    convolution of :math:`dY` with the turned filters (:func:`._kernels.conv2d_input_grad_blocked`).
+    Smaller stride-1 layers take ``dx`` from :func:`._kernels.conv_input_grad_stride1` (col2im's
+    additions as long contiguous runs).
     """
 
     def __init__(
@@ -115,6 +130,14 @@ class Conv2D(Layer):
         n = x.shape[0]
         w = self.params["weight"]
         f = w.shape[0]
+        ho, wo = conv_out(x.shape[2], self.k, 1, self.pad), conv_out(x.shape[3], self.k, 1, self.pad)
+        if self.stride == 1 and _kernels.use_blocked(n, x.shape[1], self.k, ho, wo, x.itemsize):
+            xp = pad_input(x, self.pad)
+            self.cache = (xp, None)
+            y = _kernels.conv2d_blocked(xp, w)
+            if "bias" in self.params:
+                y += self.params["bias"][None, :, None, None]
+            return y
         cols, ho, wo = im2col(x, self.k, self.stride, self.pad)
         y = (w.reshape(f, -1) @ cols).reshape(f, n, ho, wo)  # the one large GEMM
         self.cache = (cols, x.shape, ho, wo)
@@ -126,9 +149,15 @@ class Conv2D(Layer):
         return out
 
     def backward(self, dy):
-        cols, x_shape, ho, wo = self.cache
         w = self.params["weight"]
         f = w.shape[0]
+        if self.cache[1] is None:  # the forward pass ran in blocks: the cache is (padded input, None)
+            xp, _ = self.cache
+            self.grads["weight"] += _kernels.conv2d_weight_grad_blocked(xp, dy, self.k)
+            if "bias" in self.params:
+                self.grads["bias"] += dy.sum(axis=(0, 2, 3))
+            return _kernels.conv2d_input_grad_blocked(dy, w, self.pad) if self.needs_input_grad else None
+        cols, x_shape, ho, wo = self.cache
         dy_mat = np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N*Ho*Wo)
         # (cols dy^T)^T rather than dy cols^T: BLAS runs this tall-skinny product ~1.5x faster.
         self.grads["weight"] += (cols @ dy_mat.T).T.reshape(w.shape)

@@ -56,3 +56,24 @@ def split_run(n: int, fn: Callable[[int, int], None], elements: int) -> None:
     fn(bounds[0], bounds[1])  # the calling thread takes the first part
     for f in futures:
         f.result()
+
+
+_blas = None  # one threadpoolctl controller, made on first use (it scans the loaded libraries once)
+
+
+def split_images(n: int, fn: Callable[[int, int], None], elements: int) -> None:
+    """:func:`split_run` for parts made of many small matrix products: BLAS on one thread while they run.
+
+    A small product gains nothing from BLAS's own threads, and two parts each asking for every core would
+    fight over them.  Inside :func:`serial` (BLAS already limited by the caller) the whole range runs here.
+    """
+    global _blas
+    if _serial or min(num_threads(), n) <= 1 or elements < MIN_ELEMENTS:
+        fn(0, n)
+        return
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        split_run(n, fn, elements)
