@@ -75,6 +75,19 @@ COMMAND_OPTIONS: dict[str, Setting] = {
         "keep the trials in this database (an SQLAlchemy URL, e.g. sqlite:///tune.db) instead of OUT/journal.log",
         metavar="URL",
     ),
+    # imgbench speedrun (imgbench/engines/torch/speedrun.py: the recipe's defaults are airbench94's)
+    "speedrun_epochs": Setting(
+        Number(0, open_lo=True), 24, "epochs of the recipe (a fraction ends within an epoch)", metavar="N"
+    ),
+    "tta_level": Setting(
+        Integer(0, 2), 2, "test-time augmentation: 0 none, 1 the mirror too, 2 also one-pixel shifts of both"
+    ),
+    "speedrun_precision": Setting(
+        Choice(lambda: ("auto", "fp32", "bf16")),
+        "auto",
+        "auto: bf16 autocast where the CPU has AVX-512 BF16 or AMX, else fp32",
+        show_default=False,
+    ),
     # imgbench serve
     "host": Setting(
         Text(), "127.0.0.1", "the address to listen on (any but 127.0.0.1 lets other machines in)", metavar="ADDR"

@@ -134,8 +134,37 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_speedrun(args) -> int:
+    """train CIFAR-10 fast with the PyTorch engine: the speed-run recipe (airbench's ideas); writes a run directory
+
+    A small fixed network (a 2x2 patch-whitening convolution, then three groups of two 3x3 convolutions with
+    BatchNorm and GELU; 2.0M parameters) trained with airbench94's recipe: Nesterov SGD, label smoothing,
+    lookahead weight averaging, alternating flips and 2-pixel translations, test-time augmentation. Every
+    training image trains (there is no validation split); the test split is scored once, at the end. The run
+    directory is listed by 'imgbench runs'; its network is not a zoo model, so evaluate, predict and export
+    do not open it.
+    """
+    from ..runs.speedrun import speedrun
+
+    speedrun(
+        args.dataset,
+        args.root,
+        seed=args.seed,
+        epochs=args.epochs,
+        tta_level=args.tta_level,
+        precision=args.precision,
+        image_size=args.image_size,
+        device=args.device,
+        runs_dir=args.runs_dir,
+        name=args.name,
+        threads=args.threads,
+        quiet=args.quiet,
+    )
+    return 0
+
+
 def register(sub) -> None:
-    """``train``, ``evaluate`` and ``predict``."""
+    """``train``, ``speedrun``, ``evaluate`` and ``predict``."""
     p = add_command(sub, "train", cmd_train)
     p.set_defaults(run_flags=_run_flags(p))  # argparse dest -> setting path (``epochs`` -> ``train.epochs``)
     p.add_argument(
@@ -148,6 +177,16 @@ def register(sub) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run from its last epoch, with its recorded settings (no other flags)",
     )
+
+    p = add_command(sub, "speedrun", cmd_speedrun)
+    settings = run_settings()
+    add_setting(p, "dataset", settings["dataset"], own_default=True, help="the dataset (default cifar10)")
+    p.set_defaults(dataset="cifar10")
+    for name in ("root", "image_size", "train.seed", "runs_dir", "name", "device", "threads", "quiet"):
+        add_setting(p, name.rpartition(".")[2], settings[name], own_default=True)
+    add_setting(p, "epochs", COMMAND_OPTIONS["speedrun_epochs"], own_default=True)
+    add_setting(p, "tta_level", COMMAND_OPTIONS["tta_level"], own_default=True)
+    add_setting(p, "precision", COMMAND_OPTIONS["speedrun_precision"], own_default=True)
 
     p = add_command(sub, "evaluate", cmd_evaluate)
     add_run_args(p)

@@ -133,6 +133,18 @@ def _callbacks(settings, run, engine, extra_callbacks=()):
     return cbs, writer, early
 
 
+def preprocess_record(ds: Dataset, normalizer: Normalizer) -> dict:
+    """preprocess.json: the data's shape and classes, how ``predict`` prepares an image, the normalisation."""
+    return {
+        "dataset": ds.name,
+        "image_shape": list(ds.image_shape),
+        "class_names": list(ds.class_names),
+        "style": preprocessing_style(ds.name, ds.image_shape),
+        "dark_background": has_dark_background(ds.X_train),
+        **normalizer.to_dict(),
+    }
+
+
 def _absolute_paths(settings: RunSettings) -> None:
     """Record data locations as absolute paths, so evaluate/resume work from any directory."""
     from ..data import absolute_dataset_name  # local: this edit leaves the module's import block alone
@@ -197,17 +209,7 @@ def _train_into(
     write_json(run / "env.json", environment(engine, settings.train.seed))
     callbacks, writer, _ = _callbacks(settings, run, engine, extra_callbacks)
     loop = TrainingLoop(engine, ds, settings.train, callbacks, phases=phases)
-    write_json(
-        run / "preprocess.json",
-        {
-            "dataset": ds.name,
-            "image_shape": list(ds.image_shape),
-            "class_names": list(ds.class_names),
-            "style": preprocessing_style(ds.name, ds.image_shape),
-            "dark_background": has_dark_background(ds.X_train),
-            **loop.normalizer.to_dict(),
-        },
-    )
+    write_json(run / "preprocess.json", preprocess_record(ds, loop.normalizer))
     if not settings.quiet:
         print(
             f"run {run}: {spec['name']} ({engine.param_count():,} parameters) on {ds.name} with the "
@@ -337,6 +339,11 @@ def open_run(run_dir: str | Path, weights: str = "best", threads: int | None = N
     if not (run / "config.yaml").exists():
         raise ImgbenchError(f"{run}: not a run directory (no config.yaml)")
     config = read_yaml(run / "config.yaml", "run config")
+    if config.get("recipe"):  # imgbench speedrun: a network of its own, not a spec
+        raise ImgbenchError(
+            f"{run}: a run of the {config['recipe']} recipe, whose network is not a zoo model, so it cannot be "
+            "reopened; its test results are in metrics.json and predictions.npz"
+        )
     with located(str(run / "config.yaml")):  # an edited config.yaml: its errors name the file
         settings = RunSettings.from_dict(config)
     if threads is not None and settings.engine == "torch":
