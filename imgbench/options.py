@@ -75,7 +75,7 @@ COMMAND_OPTIONS: dict[str, Setting] = {
         "keep the trials in this database (an SQLAlchemy URL, e.g. sqlite:///tune.db) instead of OUT/journal.log",
         metavar="URL",
     ),
-    # imgbench speedrun (imgbench/engines/torch/speedrun.py: the recipe's defaults are airbench94's)
+    # imgbench speedrun: the recipe's knobs that are flags (the rest: SpeedrunRecipe in engines/torch/speedrun.py)
     "speedrun_epochs": Setting(
         Number(0, open_lo=True), 24, "epochs of the recipe (a fraction ends within an epoch)", metavar="N"
     ),
@@ -85,7 +85,7 @@ COMMAND_OPTIONS: dict[str, Setting] = {
     "speedrun_precision": Setting(
         Choice(lambda: ("auto", "fp32", "bf16")),
         "auto",
-        "auto: bf16 autocast where the CPU has AVX-512 BF16 or AMX, else fp32",
+        "auto: bf16 autocast on CUDA and where the CPU has AVX-512 BF16 or AMX, else fp32",
         show_default=False,
     ),
     # imgbench serve

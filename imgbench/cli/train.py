@@ -180,7 +180,7 @@ def register(sub) -> None:
 
     p = add_command(sub, "speedrun", cmd_speedrun)
     settings = run_settings()
-    add_setting(p, "dataset", settings["dataset"], own_default=True, help="the dataset (default cifar10)")
+    add_setting(p, "dataset", settings["dataset"], help=settings["dataset"].help + " (default cifar10)")
     p.set_defaults(dataset="cifar10")
     for name in ("root", "image_size", "train.seed", "runs_dir", "name", "device", "threads", "quiet"):
         add_setting(p, name.rpartition(".")[2], settings[name], own_default=True)

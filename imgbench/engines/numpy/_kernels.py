@@ -32,8 +32,8 @@ from .parallel import split_images, split_run
 # similar), so the block written by the copy is still there when the matrix product reads it.
 BLOCK_BYTES = 1 << 20
 # Below this many bytes of columns for the whole batch (this CPU's 32 MiB L3 cache) the columns stay in cache
-# anyway, and one large product beats many block-sized ones: measured 0.8-0.96x for cnn-small's and
-# keras-convnet's layers blocked, 1.5-2.3x for vgg-small's 14x14 and 28x28 layers (benchmarks/engine_speed.py).
+# anyway, and one large product beats many block-sized ones: blocked, cnn-small's and keras-convnet's layers
+# took 0.8-1.0x the time, vgg-small's 14x14 and 28x28 layers 1.5-2.4x less (benchmarks/conv_blocking.py).
 BLOCKED_ABOVE_BYTES = 32 << 20
 
 

@@ -12,9 +12,10 @@ so no large matrix product) use the same k*k strided slices.
 
 At stride 1, for 1x1 kernels and where the whole batch's columns would not
 fit in the last-level cache (vgg-small's and resnet-small's 3x3 'same'
-convolutions at 28x28 and 14x14), the same sums run a few images at a time: a block of columns about 1 MiB in size is
-copied and multiplied while it is still in the core's cache, where the whole
-batch's columns (9x the input) would go out to memory and back.  Only the
+convolutions at 28x28 and 14x14), the same sums run a few images at a time:
+a block of columns about 1 MiB in size is copied and multiplied while it is
+still in the core's cache, where the whole batch's columns (9x the input)
+would go out to memory and back.  Only the
 padded input is kept for the backward pass; ``dx`` is then itself a stride-1
 convolution, of ``dy`` with the filters turned by 180 degrees, so it needs
 no col2im scatter either.

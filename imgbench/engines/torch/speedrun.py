@@ -18,8 +18,9 @@ The ideas are Keller Jordan's airbench (https://github.com/KellerJordan/cifar10-
   images flipped in even epochs, the other half in odd ones), drawn with a seeded generator;
 - test-time augmentation: logits averaged over the image, its mirror, and one-pixel shifts of both.
 
-On a CPU it runs channels-last in bfloat16 autocast where the CPU has AVX-512 BF16 or AMX (BatchNorm and the
-loss in float32), which is about twice as fast as float32 here.
+On a CPU it runs channels-last in bfloat16 autocast where the CPU has AVX-512 BF16 or AMX (the loss in
+float32; the weights, their average and the optimiser state stay float32): a training step at batch 512 took
+1.19 s against float32's 1.84 s on the project's 2-core CPU (a throwaway timing of this network).
 """
 
 from __future__ import annotations
