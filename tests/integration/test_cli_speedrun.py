@@ -26,6 +26,7 @@ def _folder(root, size=32, per_class=20):
     return root
 
 
+@pytest.mark.slow  # about 25 s: a training, its test-time-augmented scoring and three more commands
 def test_speedrun_writes_a_finished_run_that_runs_list_shows(tmp_path):
     images = _folder(tmp_path / "imgs")
     runs = tmp_path / "runs"

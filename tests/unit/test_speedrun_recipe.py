@@ -127,6 +127,7 @@ def test_test_time_augmentation_levels():
     assert torch.allclose(sr.tta_logits(net, const, 2), sr.tta_logits(net, const, 0), atol=1e-5)
 
 
+@pytest.mark.slow  # about 20 s: two trainings
 def test_training_learns_separable_classes_and_is_seeded():
     g = torch.Generator().manual_seed(0)
     y = torch.arange(256) % 2
