@@ -9,6 +9,8 @@ from __future__ import annotations
 from .kinds import Choice, Integer, ListOf, Number, Setting, Text
 from .settings import _registry
 
+SPEEDRUN_PRECISIONS = ("auto", "fp32", "bf16")  # imgbench speedrun's arithmetic
+
 COMMAND_OPTIONS: dict[str, Setting] = {
     "workers": Setting(Integer(1), 1, "train in N worker processes", metavar="N"),
     # compare and tune: where the runs train (imgbench/studies/executors.py)
@@ -83,7 +85,7 @@ COMMAND_OPTIONS: dict[str, Setting] = {
         Integer(0, 2), 2, "test-time augmentation: 0 none, 1 the mirror too, 2 also one-pixel shifts of both"
     ),
     "speedrun_precision": Setting(
-        Choice(lambda: ("auto", "fp32", "bf16")),
+        Choice(lambda: SPEEDRUN_PRECISIONS),
         "auto",
         "auto: bf16 autocast on CUDA and where the CPU has AVX-512 BF16 or AMX, else fp32",
         show_default=False,
