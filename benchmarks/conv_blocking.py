@@ -68,9 +68,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
-    from threadpoolctl import ThreadpoolController
-
-    blas = ThreadpoolController()
     rng = np.random.default_rng(0)
     print("| layer | input (N, C, H, W) | filters | kernel | whole batch ms | blocked ms | speed-up | engine uses |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
@@ -79,7 +76,7 @@ def main() -> None:
         layer = Conv2D(c, f, k, padding=pad, rng=np.random.default_rng(1))
         layer.needs_input_grad = needs_dx
         dy = rng.standard_normal(layer.forward(x).shape, dtype=np.float32)
-        with _one_core(blas) if half else contextlib.nullcontext():  # a half batch: as HalfBatchStep runs it
+        with _one_core() if half else contextlib.nullcontext():  # a half batch: as HalfBatchStep runs it
             rounds = [
                 (_step_ms(layer, x, dy, 1 << 62, args.repeats), _step_ms(layer, x, dy, 0, args.repeats))
                 for _ in range(3)
@@ -94,8 +91,8 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def _one_core(blas):
-    with blas.limit(limits=1, user_api="blas"), parallel.serial():
+def _one_core():
+    with parallel.one_blas_thread(), parallel.serial():
         yield
 
 

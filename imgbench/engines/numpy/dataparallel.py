@@ -26,7 +26,7 @@ import numpy as np
 from ...specs import is_convolutional, mixes_batch
 from .losses import SoftmaxCrossEntropy
 from .model import NumpyModel
-from .parallel import serial
+from .parallel import one_blas_thread, serial
 
 MIN_BATCH = 32  # smaller batches: thread hand-off costs more than a half-batch saves
 _pool: ThreadPoolExecutor | None = None  # one worker for every engine: a study builds many engines
@@ -63,10 +63,6 @@ class HalfBatchStep:
             for k in mine.params:
                 twin.params[k] = mine.params[k]  # the same arrays: an optimiser step updates both
         self.losses = (SoftmaxCrossEntropy(label_smoothing), SoftmaxCrossEntropy(label_smoothing))
-        # One controller, reused: threadpool_limits() rescans the loaded libraries on every call (~0.5 ms).
-        from threadpoolctl import ThreadpoolController
-
-        self.blas = ThreadpoolController()
 
     @staticmethod
     def _half(model: NumpyModel, loss_fn: SoftmaxCrossEntropy, X, y, n_total: int):
@@ -80,7 +76,7 @@ class HalfBatchStep:
         """Mean loss and correct predictions of the whole batch; the model holds its gradients."""
         n = len(y)
         m = n // 2
-        with self.blas.limit(limits=1, user_api="blas"), serial():
+        with one_blas_thread(), serial():
             other = _second_core().submit(self._half, self.twin, self.losses[1], X[m:], y[m:], n)
             loss_a, hits_a = self._half(self.model, self.losses[0], X[:m], y[:m], n)
             loss_b, hits_b = other.result()

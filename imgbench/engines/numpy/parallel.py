@@ -61,19 +61,27 @@ def split_run(n: int, fn: Callable[[int, int], None], elements: int) -> None:
 _blas = None  # one threadpoolctl controller, made on first use (it scans the loaded libraries once)
 
 
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS limited to one thread inside this block: one threadpoolctl controller for the process, reused
+    (``threadpool_limits()`` would rescan the loaded libraries on every call, about 0.5 ms)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        yield
+
+
 def split_images(n: int, fn: Callable[[int, int], None], elements: int) -> None:
     """:func:`split_run` for parts made of many small matrix products: BLAS on one thread while they run.
 
     A small product gains nothing from BLAS's own threads, and two parts each asking for every core would
     fight over them.  Inside :func:`serial` (BLAS already limited by the caller) the whole range runs here.
     """
-    global _blas
     if _serial or min(num_threads(), n) <= 1 or elements < MIN_ELEMENTS:
         fn(0, n)
         return
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    with _blas.limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         split_run(n, fn, elements)
