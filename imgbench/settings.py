@@ -58,6 +58,7 @@ _precisions = _registry(".engines.base", "PRECISIONS")
 _devices = _registry(".engines.base", "DEVICES")
 _schedules = _registry(".training.schedules", "SCHEDULES")
 _trackers = _registry(".training.trackers", "TRACKERS")
+_augmentations = _registry(".data.augment", "POLICIES")
 MONITORS = ("val_loss", "val_acc")  # what early stopping watches (training.callbacks.EarlyStopping)
 # Which weights a run keeps as weights/best (the ones evaluated on the test split): the epoch with the best
 # validation accuracy or loss, or the last epoch.  The monitor each rule watches, None for "last".
@@ -91,7 +92,14 @@ class TrainConfig:
     warmup_steps: int = setting(0, Integer(0), "linear warm-up steps for the cosine schedule", TRAINING)
     weight_decay: float = setting(0.0, Number(0), "weight decay (L2; decoupled with adamw)", TRAINING)
     label_smoothing: float = setting(0.0, Number(0, 1, open_hi=True), "label smoothing of the loss", TRAINING)
-    augment: bool = setting(False, Flag(), "random crop/flip (colour) or shift/rotate", TRAINING)
+    augment: bool = setting(False, Flag(), "augment the training batches (see --augmentation)", TRAINING)
+    augmentation: str = setting(
+        "auto",
+        Choice(_augmentations),
+        "what --augment does: auto is crop-flip for colour images and shift-rotate for grey ones; flip "
+        "mirrors only; flip-shift mirrors and shifts by up to 1/14 of the side",
+        TRAINING,
+    )
     val_split: float = setting(0.1, Number(0, 1, open_hi=True), "fraction of train held out for validation", TRAINING)
     seed: int = setting(0, Integer(*SEED_RANGE), "seeds Python, NumPy, torch and TensorFlow", TRAINING)
     max_steps: int = setting(0, Integer(0), "stop after N optimisation steps (dry run); 0: no limit", TRAINING)
@@ -151,8 +159,8 @@ class RunSettings:
     precision: str = setting(
         "auto",
         Choice(_precisions),
-        "torch engine arithmetic: auto (default: bf16 autocast on CUDA, fp32 on the CPU), "
-        "fp32, bf16 (mixed precision; about 1.7x faster on CPUs with AVX-512 BF16 or AMX), fp16 (GPU)",
+        "torch and keras engines' arithmetic: auto (default: bf16 mixed precision on a GPU, fp32 on the CPU), "
+        "fp32, bf16 (mixed precision; faster on CPUs with AVX-512 BF16 or AMX), fp16 (GPU, torch engine)",
         TORCH,
         show_default=False,
     )

@@ -159,6 +159,20 @@ def pick_optimizer(table: Mapping[str, T], name: str) -> T:
     return table[name]
 
 
+def resolve_precision(precision: str, on_gpu: bool, supported: tuple[str, ...] = ("fp32", "bf16", "fp16")) -> str:
+    """The arithmetic an engine trains in for ``--precision``: ``auto`` is bf16 on a GPU and fp32 on the CPU (so
+    CPU runs stay comparable with the NumPy engine); fp16 needs a GPU; ``supported`` are the engine's own."""
+    if precision == "auto":
+        precision = "bf16" if on_gpu else "fp32"
+    if precision not in PRECISIONS:
+        raise ImgbenchError(f"unknown precision '{precision}': expected {', '.join(PRECISIONS)}")
+    if precision == "fp16" and not on_gpu:
+        raise ImgbenchError("--precision fp16 needs a GPU; on the CPU use bf16 (or fp32)")
+    if precision not in supported:
+        raise ImgbenchError(f"--precision {precision}: this engine trains in {' or '.join(supported)}")
+    return precision
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """Training options every engine accepts; an engine ignores (with a warning) those outside its ``uses``."""
@@ -235,6 +249,7 @@ ENGINES: dict[str, EngineInfo] = {
         quiet_import=True,
         # Keras's weight_decay is decoupled; PyTorch-style L2 would need a custom train step per backend.
         coupled_weight_decay=False,
+        uses=(*_TRAINING, "precision"),
     ),
 }
 

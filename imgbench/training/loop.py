@@ -64,7 +64,7 @@ class TrainingLoop:
         self.callbacks = list(callbacks)
         X_tr, y_tr, self.X_val, self.y_val = split_for_training(ds, cfg)
         self.normalizer = normalizer or Normalizer.fit(X_tr)
-        augment = Augmenter.for_dataset(ds.image_shape) if cfg.augment else None
+        augment = Augmenter.from_policy(cfg.augmentation, ds.image_shape) if cfg.augment else None
         self.batches = BatchIterator(
             X_tr, y_tr, cfg.batch_size, seed=cfg.seed, transform=self.normalizer, augment=augment
         )

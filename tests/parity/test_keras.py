@@ -108,3 +108,34 @@ def test_reseeded_dropout_is_the_same_in_another_process():
         for salt in (1, 2)
     ]
     assert outs[0] and outs[0] == outs[1]
+
+
+def test_bf16_mixed_precision_trains_in_float32_variables(tmp_path):
+    spec = build_spec("resnet-small", [3, 32, 32], 10)
+    bf16, fp32 = KerasEngine(spec, seed=0, precision="bf16"), KerasEngine(spec, seed=0)
+    assert (bf16.precision, fp32.precision) == ("bf16", "fp32")  # auto is fp32 on the CPU
+    fp32.load_state_dict(bf16.state_dict())
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((16, 3, 32, 32), dtype=np.float32)
+    # Same weights: bf16's 8 bits of mantissa keep the logits within a few 1e-2 of fp32's.
+    logits = bf16.predict_logits(X)
+    assert logits.dtype == np.float32
+    np.testing.assert_allclose(logits, fp32.predict_logits(X), atol=0.1, rtol=0.05)
+    y = rng.integers(0, 10, 16)
+    losses = [bf16.fit_batch(X, y)[0] for _ in range(8)]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]  # it learns the batch
+    assert all(w.dtype == "float32" for w in bf16.model.weights)  # master weights stay float32
+    assert all(v.dtype == np.float32 for v in bf16.activations(X[:2]).values())
+    assert bf16.input_gradient(X[:2], [0, 1]).dtype == np.float32
+    # The weights file is precision-free: an fp32 engine reads what a bf16 one wrote.
+    bf16.save(tmp_path / "w.weights.h5")
+    fp32.load(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(fp32.state_dict()["conv1.weight"], bf16.state_dict()["conv1.weight"])
+    # The policy was set for that build only: a model built next is float32 again.
+    assert build_keras_model(spec).dtype_policy.name == "float32"
+
+
+def test_keras_precision_errors_are_clear():
+    spec = build_spec("cnn-small", [1, 28, 28], 10)
+    with pytest.raises(ImgbenchError, match="needs a GPU"):
+        KerasEngine(spec, precision="fp16")

@@ -125,6 +125,31 @@ def test_augmenter_defaults_and_determinism(rng):
     assert a.shape == X.shape and a.dtype == np.uint8
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_augmentation_policies(rng, shape):
+    X = rng.integers(0, 256, (64, *shape), dtype=np.uint8)
+    auto = Augmenter.from_policy("auto", shape)
+    assert vars(auto) == vars(Augmenter.for_dataset(shape))
+    # "flip" only mirrors: every image is itself or its mirror, and both occur.
+    out = Augmenter.from_policy("flip", shape)(X, np.random.default_rng(1))
+    same = (out == X).all(axis=(1, 2, 3))
+    mirrored = (out == X[..., ::-1]).all(axis=(1, 2, 3))
+    assert (same | mirrored).all() and same.any() and mirrored.any()
+    shift = Augmenter.from_policy("flip-shift", shape)
+    assert shift.flip and shift.crop_padding == 2 and shift.max_degrees == 0
+    assert not Augmenter.from_policy("shift-rotate", shape).flip
+    assert Augmenter.from_policy("crop-flip", shape).crop_padding == shape[1] // 8
+
+
+def test_augmentation_setting_is_checked():
+    from imgbench.kinds import SettingError
+    from imgbench.settings import TrainConfig
+
+    assert TrainConfig().augmentation == "auto"
+    with pytest.raises(SettingError, match="augmentation.*one of auto, crop-flip"):
+        TrainConfig(augmentation="mirror")
+
+
 def test_dataset_validates_labels_and_shapes():
     X = np.zeros((3, 1, 2, 2), np.uint8)
     with pytest.raises(DataFormatError, match="labels must lie in 0..1"):
@@ -141,3 +166,17 @@ def test_public_api_names_resolve():
     ds = imgbench.load_dataset("digits")
     assert ds.X_train.dtype.name == "uint8"
     assert imgbench.preset("quick").name == "quick"
+
+
+@pytest.mark.parametrize(
+    ("augment", "policy", "flip"), [(True, "flip", True), (True, "auto", False), (False, "flip", None)]
+)
+def test_training_loop_augments_as_the_setting_says(augment, policy, flip):
+    from imgbench.settings import TrainConfig
+    from imgbench.training.loop import TrainingLoop
+
+    X = np.zeros((20, 1, 8, 8), np.uint8)
+    ds = Dataset("t", X, np.arange(20) % 2, X[:4], np.arange(4) % 2, ("a", "b"))
+    loop = TrainingLoop(None, ds, TrainConfig(augment=augment, augmentation=policy, val_split=0))
+    got = loop.batches.augment
+    assert (got is None) if flip is None else (got.flip is flip and got.max_degrees == (0 if flip else 10))

@@ -20,11 +20,13 @@ from ..base import (
     in_layers,
     pick_optimizer,
     reading_weights,
+    resolve_precision,
     weight_decay_problem,
     zero_logits,
 )
 from .layout import nchw_to_nhwc, nhwc_to_nchw
 from .model import (
+    DTYPE_POLICIES,
     _TransformerBlock,
     build_keras_model,
     get_numpy_state,
@@ -72,7 +74,8 @@ class KerasEngine:
         options = engine_options(options, overrides)
         self.spec = spec
         self.num_classes = spec["num_classes"]
-        self.model = build_keras_model(spec, options.seed)
+        self.precision = resolve_precision(options.precision, _gpu_visible(), tuple(DTYPE_POLICIES))
+        self.model = build_keras_model(spec, options.seed, self.precision)
         self._probes: dict[tuple[str, ...], Any] = {}  # activations' multi-output models, by layer names
         # Counted now: freezing a layer makes its weights non-trainable, but they are still the model's.
         self._param_count = int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
@@ -133,7 +136,7 @@ class KerasEngine:
             self._probes[tuple(names)] = probe
         outs = probe.predict_on_batch(self._x(X))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        return {n: nhwc_to_nchw(np.asarray(o)) for n, o in zip(names, outs, strict=True)}
+        return {n: nhwc_to_nchw(np.asarray(o, dtype=np.float32)) for n, o in zip(names, outs, strict=True)}
 
     def attention_maps(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Each attention's probabilities ``(N, heads, T, T)``, recomputed with ``return_attention_scores``
@@ -165,7 +168,7 @@ class KerasEngine:
             tape.watch(x)
             logits = self.model(x, training=False)
             chosen = tf.gather(logits, tf.constant(np.asarray(classes)[:, None]), batch_dims=1)
-        return nhwc_to_nchw(tape.gradient(chosen, x).numpy())
+        return nhwc_to_nchw(tape.gradient(chosen, x).numpy().astype(np.float32, copy=False))
 
     def param_count(self) -> int:
         return self._param_count
@@ -246,6 +249,11 @@ if TYPE_CHECKING:  # mypy holds the class to the adapter protocol
 
     def _conforms(engine: KerasEngine) -> Engine:
         return engine
+
+
+def _gpu_visible() -> bool:
+    """Whether the Keras backend has a GPU to train on (TensorFlow's device list; other backends: no)."""
+    return keras.backend.backend() == "tensorflow" and bool(tf.config.list_physical_devices("GPU"))
 
 
 def _attention_layers(model: Any, spec: dict) -> dict[str, Any]:

@@ -271,12 +271,27 @@ def _apply(layers: list[dict], x, shape: tuple, seed_gen):
     return x
 
 
-def build_keras_model(spec: dict, seed: int = 0) -> keras.Model:
-    """A functional Keras model taking NHWC input, for a resolved spec."""
+# imgbench's precisions -> Keras dtype policies: "mixed" keeps the variables in float32 and computes in bf16.
+DTYPE_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+
+
+def build_keras_model(spec: dict, seed: int = 0, precision: str = "fp32") -> keras.Model:
+    """A functional Keras model taking NHWC input, for a resolved spec, computing in ``precision``."""
     keras.utils.set_random_seed(seed)
     shape = tuple(spec["input_shape"])
-    inputs = keras.Input(shape=(*shape[1:], shape[0]) if len(shape) == 3 else shape, name="images")  # NHWC
-    outputs = _apply(spec["layers"], inputs, tuple(spec["input_shape"]), np.random.default_rng(seed))
+    # Every layer takes the policy in force when it is made; set it for this build only, so another model in
+    # the process (a study's next run, a test) is not changed behind its back.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(DTYPE_POLICIES[precision])
+    try:
+        inputs = keras.Input(shape=(*shape[1:], shape[0]) if len(shape) == 3 else shape, name="images")  # NHWC
+        outputs = _apply(spec["layers"], inputs, tuple(spec["input_shape"]), np.random.default_rng(seed))
+        if precision != "fp32":
+            # float32 logits, as Keras's mixed-precision guide advises: the softmax cross-entropy and its
+            # gradient in bf16 (8 bits of mantissa) would round the small probabilities away.
+            outputs = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(outputs)
+    finally:
+        keras.config.set_dtype_policy(previous)
     return keras.Model(inputs, outputs, name=keras_name(spec.get("name", "model")))
 
 

@@ -13,12 +13,12 @@ from ...errors import ImgbenchError
 from ...specs import is_convolutional
 from ..base import (
     DEVICES,
-    PRECISIONS,
     EngineOptions,
     engine_options,
     in_layers,
     pick_optimizer,
     reading_weights,
+    resolve_precision,
     zero_logits,
 )
 from .model import (
@@ -100,12 +100,7 @@ class TorchEngine:
         if self.channels_last:
             # memory_format is a documented keyword of Module.to that torch's overload stubs leave out.
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        if precision == "auto":
-            precision = "bf16" if self.device.type == "cuda" else "fp32"
-        if precision not in AMP_DTYPES:
-            raise ImgbenchError(f"unknown precision '{precision}': expected {', '.join(PRECISIONS)}")
-        if precision == "fp16" and self.device.type == "cpu":
-            raise ImgbenchError("--precision fp16 needs a GPU; on the CPU use bf16 (or fp32)")
+        precision = resolve_precision(precision, on_gpu=self.device.type == "cuda")
         self.amp_dtype = AMP_DTYPES[precision]
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
