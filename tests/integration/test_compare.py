@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from imgbench.studies.documents.pdf import CHROMIUM_FLAGS, system_chromium
 
@@ -205,6 +206,17 @@ def test_ann_vs_cnn_preset_covers_both_datasets_with_reported_figures(tmp_path, 
         assert f"| {label} | 1 |" in md
     assert "| ann-128k / keras | 88.00% |" in md and "| cnn-250k / keras | 48.00% |" in md
     assert "image-folder copy" in md  # says that the JPEG copy stood in for CIFAR-10
+    # The point of the study: on each dataset both networks train with the same recipe, augmentation included.
+    train = {
+        config.parent.name: yaml.safe_load(config.read_text())["train"]
+        for config in (tmp_path / "runs").glob("*/config.yaml")
+    }
+    for dataset, ann, cnn, policy in (
+        ("fashion-mnist", "ann-128k", "cnn-125k", "flip"),
+        ("cifar10-jpg", "ann-256k", "cnn-250k", "flip-shift"),
+    ):
+        a, c = train[f"{dataset}-{ann}-keras-seed0"], train[f"{dataset}-{cnn}-keras-seed0"]
+        assert a == c and a["augment"] and a["augmentation"] == policy
 
 
 # ---- crash safety: locks, workers that die with their parent, damaged runs that heal ------------------------------
