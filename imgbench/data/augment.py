@@ -87,7 +87,7 @@ class Augmenter:
     @classmethod
     def from_policy(cls, name: str, image_shape: tuple[int, int, int]) -> Augmenter:
         """The augmentation :data:`POLICIES` names, sized for images of ``image_shape`` (C, H, W)."""
-        return cls.for_dataset(image_shape) if name == "auto" else POLICIES[name](image_shape)
+        return POLICIES[name](image_shape)
 
     def __call__(self, X: Images, rng: np.random.Generator) -> Images:
         if self.crop_padding:
