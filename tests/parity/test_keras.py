@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch")
 
 from imgbench.engines.keras import layout  # noqa: E402
 from imgbench.engines.keras.engine import KerasEngine  # noqa: E402
-from imgbench.engines.keras.model import build_keras_model, get_numpy_state, set_numpy_state  # noqa: E402
+from imgbench.engines.keras.model import build_keras_model  # noqa: E402
+from imgbench.engines.keras.weights import get_numpy_state, set_numpy_state  # noqa: E402
 from imgbench.engines.numpy import NumpyModel  # noqa: E402
 from imgbench.engines.torch import build_torch_model, load_numpy_state  # noqa: E402
 from imgbench.errors import ImgbenchError  # noqa: E402

@@ -120,7 +120,8 @@ def _keras_answers(spec, state, X, dY):
     pytest.importorskip("keras")
     tf = pytest.importorskip("tensorflow")
     from imgbench.engines.keras.layout import nchw_to_nhwc, nhwc_to_nchw
-    from imgbench.engines.keras.model import BUILDERS, WEIGHTS, build_keras_model, get_numpy_state, set_numpy_state
+    from imgbench.engines.keras.model import BUILDERS, build_keras_model
+    from imgbench.engines.keras.weights import WEIGHTS, get_numpy_state, set_numpy_state
 
     assert sorted(BUILDERS) == TYPES
     assert {t for t in TYPES if LAYERS[t].has_params} == set(WEIGHTS)

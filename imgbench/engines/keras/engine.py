@@ -25,16 +25,8 @@ from ..base import (
     zero_logits,
 )
 from .layout import nchw_to_nhwc, nhwc_to_nchw
-from .model import (
-    DTYPE_POLICIES,
-    _TransformerBlock,
-    build_keras_model,
-    get_numpy_state,
-    keras,
-    keras_name,
-    param_layers,
-    set_numpy_state,
-)
+from .model import DTYPE_POLICIES, _TransformerBlock, build_keras_model, keras, keras_name
+from .weights import get_numpy_state, param_layers, set_numpy_state
 
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
