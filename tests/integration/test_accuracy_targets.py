@@ -9,6 +9,7 @@ README's table comes from exactly these commands.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -92,3 +93,24 @@ def test_ann_vs_cnn_preset_meets_its_floors(tmp_path, shared_datasets):
         accuracies = [json.loads(r.read_text())["accuracy"] for r in runs]
         print(f"{dataset} {model}: {', '.join(f'{a:.4f}' for a in accuracies)}")
         assert len(accuracies) == 3 and sum(accuracies) / 3 >= floor
+
+
+# Issue 17's floors for the numpy-to-tensors preset (mean test accuracy over its 3 seeds) and its time limit: the
+# whole study within 90 minutes on 2 cores.
+NUMPY_TO_TENSORS_FLOORS = {("mlp", "numpy"): 0.55, ("mlp", "keras"): 0.55, ("vgg-small", "keras"): 0.82}
+
+
+@pytest.mark.long
+def test_numpy_to_tensors_preset_meets_its_floors_within_90_minutes(tmp_path, shared_datasets):
+    out = tmp_path / "study"
+    start = time.monotonic()
+    proc = run_cli("compare", "--preset", "numpy-to-tensors", "--root", shared_datasets, "--out", out, timeout=7200)
+    minutes = (time.monotonic() - start) / 60
+    assert proc.returncode == 0, proc.stderr
+    print(f"numpy-to-tensors: {minutes:.1f} minutes")
+    for (model, engine), floor in NUMPY_TO_TENSORS_FLOORS.items():
+        runs = sorted((out / "runs").glob(f"cifar10-jpg-{model}-{engine}-seed*/metrics.json"))
+        accuracies = [json.loads(r.read_text())["accuracy"] for r in runs]
+        print(f"{model} {engine}: {', '.join(f'{a:.4f}' for a in accuracies)}")
+        assert len(accuracies) == 3 and sum(accuracies) / 3 >= floor
+    assert minutes <= 90

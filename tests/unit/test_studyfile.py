@@ -24,6 +24,23 @@ def test_every_preset_parses(name):
     assert study.name == name and study.description
 
 
+def test_numpy_to_tensors_trains_both_fully_connected_networks_alike(shared_datasets):
+    """Issue 17's recipe: NumPy and Keras get the same network and settings; the Keras CNN is vgg-small in bf16."""
+    planned, notes = plan_runs(preset("numpy-to-tensors"), root=str(shared_datasets))
+    runs = {p.key: p.settings for p in planned}
+    assert len(runs) == 9 and any("image-folder copy" in n for n in notes)
+    numpy_mlp, keras_mlp = runs["cifar10-jpg-mlp-numpy-seed0"], runs["cifar10-jpg-mlp-keras-seed0"]
+    assert numpy_mlp.train == keras_mlp.train and numpy_mlp.precision == keras_mlp.precision == "auto"
+    assert (numpy_mlp.train.epochs, numpy_mlp.train.augmentation, numpy_mlp.train.optimizer) == (
+        30,
+        "flip-shift",
+        "adamw",
+    )
+    cnn = runs["cifar10-jpg-vgg-small-keras-seed2"]
+    assert (cnn.engine, cnn.precision, cnn.train.epochs, cnn.train.augmentation) == ("keras", "bf16", 20, "crop-flip")
+    assert cnn.train.weight_decay == numpy_mlp.train.weight_decay == 0.05
+
+
 def test_groups_override_training_and_seeds(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("""
