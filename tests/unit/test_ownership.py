@@ -105,6 +105,7 @@ def test_a_worker_dies_with_its_parent(tmp_path, kernel):
         f"sys.platform = sys.platform if {kernel} else 'elsewhere'\n"
         "from imgbench.studies.workers import die_with_parent\n"
         "die_with_parent(os.getppid())\n"
+        "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )
     parent = subprocess.Popen(
@@ -120,7 +121,9 @@ def test_a_worker_dies_with_its_parent(tmp_path, kernel):
         text=True,
     )
     worker_pid = int(parent.stdout.readline())
-    time.sleep(1.0)  # let the worker reach die_with_parent
+    # The worker shares the parent's stdout: wait until it has armed die_with_parent (a fixed sleep was too
+    # short on a loaded machine, where importing imgbench alone can take over a second).
+    assert parent.stdout.readline().strip() == "ready"
     parent.kill()
     parent.wait()
     deadline = time.time() + 10
