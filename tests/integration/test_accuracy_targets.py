@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -89,10 +90,15 @@ def test_ann_vs_cnn_preset_meets_its_floors(tmp_path, shared_datasets):
     proc = run_cli("compare", "--preset", "ann-vs-cnn", "--root", shared_datasets, "--out", out, timeout=5400)
     assert proc.returncode == 0, proc.stderr
     for (dataset, model), floor in ANN_VS_CNN_FLOORS.items():
-        runs = sorted((out / "runs").glob(f"{dataset}-{model}-keras-seed*/metrics.json"))
-        accuracies = [json.loads(r.read_text())["accuracy"] for r in runs]
-        print(f"{dataset} {model}: {', '.join(f'{a:.4f}' for a in accuracies)}")
-        assert len(accuracies) == 3 and sum(accuracies) / 3 >= floor
+        assert_three_seed_mean(out, f"{dataset}-{model}-keras", floor)
+
+
+def assert_three_seed_mean(study: Path, run_prefix: str, floor: float) -> None:
+    """The study's three runs ``<run_prefix>-seed*`` exist and their mean test accuracy is at least ``floor``."""
+    runs = sorted((study / "runs").glob(f"{run_prefix}-seed*/metrics.json"))
+    accuracies = [json.loads(r.read_text())["accuracy"] for r in runs]
+    print(f"{run_prefix}: {', '.join(f'{a:.4f}' for a in accuracies)}")
+    assert len(accuracies) == 3 and sum(accuracies) / 3 >= floor
 
 
 # Issue 17's floors for the numpy-to-tensors preset (mean test accuracy over its 3 seeds) and its time limit: the
@@ -109,8 +115,5 @@ def test_numpy_to_tensors_preset_meets_its_floors_within_90_minutes(tmp_path, sh
     assert proc.returncode == 0, proc.stderr
     print(f"numpy-to-tensors: {minutes:.1f} minutes")
     for (model, engine), floor in NUMPY_TO_TENSORS_FLOORS.items():
-        runs = sorted((out / "runs").glob(f"cifar10-jpg-{model}-{engine}-seed*/metrics.json"))
-        accuracies = [json.loads(r.read_text())["accuracy"] for r in runs]
-        print(f"{model} {engine}: {', '.join(f'{a:.4f}' for a in accuracies)}")
-        assert len(accuracies) == 3 and sum(accuracies) / 3 >= floor
+        assert_three_seed_mean(out, f"cifar10-jpg-{model}-{engine}", floor)
     assert minutes <= 90
